@@ -1,1 +1,48 @@
-int main() { return 0; }
+// labbook: train, track, evaluate and compare machine-learning experiments.
+// main() parses arguments, runs one command and turns its Status into an exit code.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "commands.hpp"
+#include "labbook/status.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "labbook: train, track, evaluate and compare machine-learning experiments.\n"
+      "Run `labbook COMMAND --help` for a command's options.",
+      "labbook"};
+  app.set_version_flag("-V,--version", std::string("labbook ") + LABBOOK_VERSION);
+  app.require_subcommand(1);
+  app.footer(
+      "Environment:\n"
+      "  LABBOOK_DATA   directory of datasets installed by scripts/install-deps\n"
+      "  NO_COLOR       disables colours in terminal output\n"
+      "Exit codes: 0 success, 2 bad arguments or input, 3 not found, 8 corrupt data,\n"
+      "  5 permission denied, 10 unavailable, 12 internal error.");
+
+  labbook::cli::Action action;
+  labbook::cli::AddDataCommand(app, action);
+  labbook::cli::AddEvalCommand(app, action);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (!action) return 0;
+
+  labbook::Status status;
+  try {
+    status = action();
+  } catch (const std::exception& e) {
+    status = labbook::Internal(std::string("unexpected exception: ") + e.what());
+  }
+  if (!status.ok()) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "labbook: error: %s\n", status.message().c_str());
+    return labbook::ExitCodeFor(status.code());
+  }
+  return 0;
+}
