@@ -47,19 +47,20 @@ Status ListDatasets(bool colour) {
                            {"train", report::Align::kRight},
                            {"test", report::Align::kRight},
                            {"installed", report::Align::kLeft},
-                           {"description", report::Align::kLeft}});
+                           {"location", report::Align::kLeft}});
   std::vector<DatasetInfo> infos = ListBuiltinDatasets();
   for (const DatasetInfo& info : infos) {
-    table.AddRow({info.name, std::to_string(info.num_classes), FormatCount(info.train_count),
-                  FormatCount(info.test_count), info.available ? "yes" : "no",
-                  info.description});
+    LABBOOK_RETURN_IF_ERROR(
+        table.AddRow({info.name, std::to_string(info.num_classes), FormatCount(info.train_count),
+                      FormatCount(info.test_count), info.available ? "yes" : "no", info.location}));
   }
   std::fputs(table.Render(colour).c_str(), stdout);
-  std::printf("\nAlso: idx:DIR for any directory with the four MNIST-format IDX files.\n");
+  std::printf("\n");
   for (const DatasetInfo& info : infos) {
-    std::printf("%s: %s%s\n", info.name.c_str(), info.location.c_str(),
-                info.available ? "" : ("  (missing: " + info.how_to_get + ")").c_str());
+    std::printf("%s: %s\n", info.name.c_str(), info.description.c_str());
+    if (!info.available) std::printf("  to install: %s\n", info.how_to_get.c_str());
   }
+  std::printf("idx:DIR: any directory holding the four MNIST-format IDX files, raw or .gz\n");
   return Status::Ok();
 }
 
@@ -80,8 +81,9 @@ Status ShowDataset(const std::string& name, bool colour) {
   for (uint8_t label : dataset.train.labels) ++train_counts[label];
   for (uint8_t label : dataset.test.labels) ++test_counts[label];
   for (int k = 0; k < dataset.num_classes; ++k) {
-    table.AddRow({std::to_string(k), dataset.class_names[k], FormatCount(train_counts[k]),
-                  FormatCount(test_counts[k])});
+    LABBOOK_RETURN_IF_ERROR(
+        table.AddRow({std::to_string(k), dataset.class_names[k], FormatCount(train_counts[k]),
+                      FormatCount(test_counts[k])}));
   }
   std::fputs(table.Render(colour).c_str(), stdout);
   return Status::Ok();
@@ -246,8 +248,9 @@ Status RunDataStats(const DataOptions& options, bool colour) {
     for (double v : mean) mean_pixel += v;
     if (!mean.empty()) mean_pixel /= static_cast<double>(mean.size());
     double share = stats.count ? static_cast<double>(stats.label_counts[k]) / stats.count : 0.0;
-    table.AddRow({std::to_string(k), dataset.class_names[k], FormatCount(stats.label_counts[k]),
-                  Percent(share), Fixed(mean_pixel, 2)});
+    LABBOOK_RETURN_IF_ERROR(
+        table.AddRow({std::to_string(k), dataset.class_names[k], FormatCount(stats.label_counts[k]),
+                      Percent(share), Fixed(mean_pixel, 2)}));
   }
   std::fputs(table.Render(colour).c_str(), stdout);
   std::printf(
@@ -260,7 +263,8 @@ Status RunDataStats(const DataOptions& options, bool colour) {
 }  // namespace
 
 void AddDataCommand(CLI::App& app, Action& action) {
-  CLI::App* data = app.add_subcommand("data", "Look at datasets: what they hold and their statistics");
+  CLI::App* data =
+      app.add_subcommand("data", "Look at datasets: what they hold and their statistics");
   data->require_subcommand(1);
 
   auto options = std::make_shared<DataOptions>();
@@ -288,8 +292,9 @@ void AddDataCommand(CLI::App& app, Action& action) {
   stats->add_option("--out", options->out,
                     "Directory for stats.json, label_distribution.csv and the plots "
                     "(default labbook-out/data-NAME-SPLIT)");
-  stats->add_option("--samples", options->samples_per_class,
-                    "Sample images per class in the sample grid")
+  stats
+      ->add_option("--samples", options->samples_per_class,
+                   "Sample images per class in the sample grid")
       ->check(CLI::Range(1, 32))
       ->capture_default_str();
   stats->callback([options, &action] {

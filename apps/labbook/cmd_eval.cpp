@@ -80,8 +80,7 @@ Result<int> ResolveClass(const std::string& text, const std::vector<std::string>
     return id;
   }
   return InvalidArgument("--tradeoff-class: expected a class id 0.." +
-                         std::to_string(names.size() - 1) + " or a class name, got '" + text +
-                         "'");
+                         std::to_string(names.size() - 1) + " or a class name, got '" + text + "'");
 }
 
 std::string Num(double value, int decimals = 4) {
@@ -98,9 +97,8 @@ std::vector<double> Column(std::span<const double> probabilities, int num_classe
 }
 
 nlohmann::json ScoresJson(double precision, double recall, double f1) {
-  return {{"precision", JsonNumber(precision)},
-          {"recall", JsonNumber(recall)},
-          {"f1", JsonNumber(f1)}};
+  return {
+      {"precision", JsonNumber(precision)}, {"recall", JsonNumber(recall)}, {"f1", JsonNumber(f1)}};
 }
 
 nlohmann::json ReportJson(const std::string& path, const metrics::EvaluationReport& report,
@@ -171,10 +169,10 @@ nlohmann::json ReportJson(const std::string& path, const metrics::EvaluationRepo
   return j;
 }
 
-void PrintReport(const std::string& path, const metrics::EvaluationReport& report,
-                 const std::vector<std::string>& names,
-                 const std::vector<metrics::ThresholdRow>& tradeoff, int tradeoff_class,
-                 bool colour) {
+Status PrintReport(const std::string& path, const metrics::EvaluationReport& report,
+                   const std::vector<std::string>& names,
+                   const std::vector<metrics::ThresholdRow>& tradeoff, int tradeoff_class,
+                   bool colour) {
   using report::Align;
   const auto& c = report.classification;
   std::printf("%s: %s samples, %d classes, %s\n\n", path.c_str(),
@@ -183,26 +181,31 @@ void PrintReport(const std::string& path, const metrics::EvaluationReport& repor
 
   report::TextTable summary({{"metric", Align::kLeft}, {"value", Align::kRight}});
   summary.SetTitle("Summary");
-  summary.AddRow({"accuracy", Num(report.accuracy)});
-  summary.AddRow({"balanced accuracy", Num(report.balanced_accuracy.value)});
-  summary.AddRow({"macro F1", Num(c.macro.f1)});
-  summary.AddRow({"weighted F1", Num(c.weighted.f1)});
-  if (report.log_loss) summary.AddRow({"log loss", Num(*report.log_loss)});
+  LABBOOK_RETURN_IF_ERROR(summary.AddRow({"accuracy", Num(report.accuracy)}));
+  LABBOOK_RETURN_IF_ERROR(
+      summary.AddRow({"balanced accuracy", Num(report.balanced_accuracy.value)}));
+  LABBOOK_RETURN_IF_ERROR(summary.AddRow({"macro F1", Num(c.macro.f1)}));
+  LABBOOK_RETURN_IF_ERROR(summary.AddRow({"weighted F1", Num(c.weighted.f1)}));
+  if (report.log_loss) LABBOOK_RETURN_IF_ERROR(summary.AddRow({"log loss", Num(*report.log_loss)}));
   for (const auto& t : report.top_k) {
-    summary.AddRow({"top-" + std::to_string(t.k) + " accuracy", Num(t.accuracy)});
+    LABBOOK_RETURN_IF_ERROR(
+        summary.AddRow({"top-" + std::to_string(t.k) + " accuracy", Num(t.accuracy)}));
   }
   if (report.one_vs_rest) {
     const auto& o = *report.one_vs_rest;
-    summary.AddRow({"AUROC one-vs-rest (macro)", Num(o.auroc_macro)});
-    summary.AddRow({"AUROC one-vs-rest (weighted)", Num(o.auroc_weighted)});
-    summary.AddRow({"average precision (macro)", Num(o.average_precision_macro)});
-    summary.AddRow({"average precision (weighted)", Num(o.average_precision_weighted)});
+    LABBOOK_RETURN_IF_ERROR(summary.AddRow({"AUROC one-vs-rest (macro)", Num(o.auroc_macro)}));
+    LABBOOK_RETURN_IF_ERROR(
+        summary.AddRow({"AUROC one-vs-rest (weighted)", Num(o.auroc_weighted)}));
+    LABBOOK_RETURN_IF_ERROR(
+        summary.AddRow({"average precision (macro)", Num(o.average_precision_macro)}));
+    LABBOOK_RETURN_IF_ERROR(
+        summary.AddRow({"average precision (weighted)", Num(o.average_precision_weighted)}));
   }
   std::fputs(summary.Render(colour).c_str(), stdout);
 
-  std::vector<report::Column> columns = {{"class", Align::kRight},   {"name", Align::kLeft},
-                                         {"precision", Align::kRight}, {"recall", Align::kRight},
-                                         {"f1", Align::kRight},        {"support", Align::kRight}};
+  std::vector<report::TextTable::Column> columns = {
+      {"class", Align::kRight},  {"name", Align::kLeft}, {"precision", Align::kRight},
+      {"recall", Align::kRight}, {"f1", Align::kRight},  {"support", Align::kRight}};
   if (report.one_vs_rest) {
     columns.push_back({"auroc", Align::kRight});
     columns.push_back({"ap", Align::kRight});
@@ -211,36 +214,39 @@ void PrintReport(const std::string& path, const metrics::EvaluationReport& repor
   per_class.SetTitle("Per class");
   for (int k = 0; k < report.num_classes; ++k) {
     const metrics::ClassScores& s = c.per_class[k];
-    std::vector<std::string> row = {std::to_string(k),   names[k],    Num(s.precision),
-                                    Num(s.recall),       Num(s.f1),   FormatCount(s.support)};
+    std::vector<std::string> row = {std::to_string(k), names[k],  Num(s.precision),
+                                    Num(s.recall),     Num(s.f1), FormatCount(s.support)};
     if (report.one_vs_rest) {
       row.push_back(Num(report.one_vs_rest->auroc[k]));
       row.push_back(Num(report.one_vs_rest->average_precision[k]));
     }
-    per_class.AddRow(std::move(row));
+    LABBOOK_RETURN_IF_ERROR(per_class.AddRow(std::move(row)));
   }
-  auto add_average = [&](const char* label, const metrics::AveragedScores& a) {
-    std::vector<std::string> row = {"", label, Num(a.precision), Num(a.recall), Num(a.f1),
-                                    FormatCount(c.total_support)};
+  // Averages rows; the one-vs-rest columns hold the matching AUROC and AP average when there is
+  // one (there is no micro-averaged AUROC in the report).
+  auto add_average = [&](const char* label, const metrics::AveragedScores& a, double auroc,
+                         double ap) -> Status {
+    std::vector<std::string> row = {
+        "", label, Num(a.precision), Num(a.recall), Num(a.f1), FormatCount(c.total_support)};
     if (report.one_vs_rest) {
-      const auto& o = *report.one_vs_rest;
-      bool weighted = std::string(label) == "weighted avg";
-      bool macro = std::string(label) == "macro avg";
-      row.push_back(macro ? Num(o.auroc_macro) : weighted ? Num(o.auroc_weighted) : "");
-      row.push_back(macro      ? Num(o.average_precision_macro)
-                    : weighted ? Num(o.average_precision_weighted)
-                               : "");
+      row.push_back(std::isnan(auroc) ? "" : Num(auroc));
+      row.push_back(std::isnan(ap) ? "" : Num(ap));
     }
-    per_class.AddRow(std::move(row));
+    return per_class.AddRow(std::move(row));
   };
-  per_class.AddSeparator();
-  add_average("macro avg", c.macro);
-  add_average("micro avg", c.micro);
-  add_average("weighted avg", c.weighted);
+  const double kNone = std::nan("");
+  const bool ovr = report.one_vs_rest.has_value();
+  LABBOOK_RETURN_IF_ERROR(add_average("macro avg", c.macro,
+                                      ovr ? report.one_vs_rest->auroc_macro : kNone,
+                                      ovr ? report.one_vs_rest->average_precision_macro : kNone));
+  LABBOOK_RETURN_IF_ERROR(add_average("micro avg", c.micro, kNone, kNone));
+  LABBOOK_RETURN_IF_ERROR(
+      add_average("weighted avg", c.weighted, ovr ? report.one_vs_rest->auroc_weighted : kNone,
+                  ovr ? report.one_vs_rest->average_precision_weighted : kNone));
   std::printf("\n");
   std::fputs(per_class.Render(colour).c_str(), stdout);
 
-  std::vector<report::Column> cm_columns = {{"true \\ predicted", Align::kLeft}};
+  std::vector<report::TextTable::Column> cm_columns = {{"true \\ predicted", Align::kLeft}};
   for (int p = 0; p < report.num_classes; ++p) cm_columns.push_back({names[p], Align::kRight});
   report::TextTable cm(cm_columns);
   cm.SetTitle("Confusion matrix (rows: true class, columns: predicted class)");
@@ -249,8 +255,8 @@ void PrintReport(const std::string& path, const metrics::EvaluationReport& repor
     for (int p = 0; p < report.num_classes; ++p) {
       row.push_back(std::to_string(report.confusion.at(t, p)));
     }
-    cm.AddRow(std::move(row));
-    if (colour) cm.HighlightCell(cm.RowCount() - 1, t + 1);
+    LABBOOK_RETURN_IF_ERROR(cm.AddRow(std::move(row)));
+    if (colour) LABBOOK_RETURN_IF_ERROR(cm.Highlight(cm.row_count() - 1, t + 1));
   }
   std::printf("\n");
   std::fputs(cm.Render(colour).c_str(), stdout);
@@ -264,12 +270,13 @@ void PrintReport(const std::string& path, const metrics::EvaluationReport& repor
                              {"fp", Align::kRight},
                              {"fn", Align::kRight},
                              {"tn", Align::kRight}});
-    table.SetTitle("Precision/recall trade-off for class " + std::to_string(tradeoff_class) +
-                   " (" + names[tradeoff_class] + "): predicted when p >= threshold");
+    table.SetTitle("Precision/recall trade-off for class " + std::to_string(tradeoff_class) + " (" +
+                   names[tradeoff_class] + "): predicted when p >= threshold");
     for (const auto& r : tradeoff) {
-      table.AddRow({Num(r.threshold, 3), Num(r.precision), Num(r.recall), Num(r.f1),
-                    FormatCount(r.true_positives), FormatCount(r.false_positives),
-                    FormatCount(r.false_negatives), FormatCount(r.true_negatives)});
+      LABBOOK_RETURN_IF_ERROR(
+          table.AddRow({Num(r.threshold, 3), Num(r.precision), Num(r.recall), Num(r.f1),
+                        FormatCount(r.true_positives), FormatCount(r.false_positives),
+                        FormatCount(r.false_negatives), FormatCount(r.true_negatives)}));
     }
     std::printf("\n");
     std::fputs(table.Render(colour).c_str(), stdout);
@@ -279,11 +286,13 @@ void PrintReport(const std::string& path, const metrics::EvaluationReport& repor
   for (int k = 0; k < report.num_classes; ++k) {
     const metrics::ClassScores& s = c.per_class[k];
     if (s.precision_undefined) {
-      notes.push_back("class " + names[k] + " was never predicted: its precision is undefined, "
+      notes.push_back("class " + names[k] +
+                      " was never predicted: its precision is undefined, "
                       "shown as 0");
     }
     if (s.recall_undefined) {
-      notes.push_back("class " + names[k] + " never occurs in the labels: its recall is "
+      notes.push_back("class " + names[k] +
+                      " never occurs in the labels: its recall is "
                       "undefined, shown as 0");
     }
   }
@@ -291,6 +300,7 @@ void PrintReport(const std::string& path, const metrics::EvaluationReport& repor
     std::printf("\n");
     for (const auto& note : notes) std::printf("note: %s\n", note.c_str());
   }
+  return Status::Ok();
 }
 
 Status WritePlots(const metrics::EvaluationReport& report, const PredictionTable& table,
@@ -391,13 +401,13 @@ Status RunEval(const EvalOptions& options, bool colour) {
       for (int i = 1; i <= 19; ++i) thresholds.push_back(i * 0.05);
     }
     LABBOOK_ASSIGN_OR_RETURN(tradeoff, metrics::PrecisionRecallAtThresholds(
-                                           table.labels, table.probabilities,
-                                           table.num_classes, tradeoff_class, thresholds));
+                                           table.labels, table.probabilities, table.num_classes,
+                                           tradeoff_class, thresholds));
   }
 
   nlohmann::json json = ReportJson(options.predictions, report, names, tradeoff, tradeoff_class);
-  std::string out = options.out.empty() ? "labbook-out/eval-" + FileStem(options.predictions)
-                                        : options.out;
+  std::string out =
+      options.out.empty() ? "labbook-out/eval-" + FileStem(options.predictions) : options.out;
   LABBOOK_RETURN_IF_ERROR(EnsureDirectory(out));
   LABBOOK_RETURN_IF_ERROR(WriteTextFile(out + "/metrics.json", json.dump(2) + "\n"));
   if (!options.no_plots) LABBOOK_RETURN_IF_ERROR(WritePlots(report, table, names, out));
@@ -405,7 +415,8 @@ Status RunEval(const EvalOptions& options, bool colour) {
   if (options.json) {
     std::printf("%s\n", json.dump(2).c_str());
   } else {
-    PrintReport(options.predictions, report, names, tradeoff, tradeoff_class, colour);
+    LABBOOK_RETURN_IF_ERROR(
+        PrintReport(options.predictions, report, names, tradeoff, tradeoff_class, colour));
     std::printf("\nwrote %s/: metrics.json%s\n", out.c_str(),
                 options.no_plots ? ""
                 : table.has_probabilities
