@@ -39,9 +39,9 @@ TEST(CliTest, EveryCommandDescribesItsOptions) {
 
   CliResult eval = RunCli({"eval", "--help"});
   EXPECT_EQ(eval.exit_code, 0);
-  EXPECT_THAT(eval.out, AllOf(HasSubstr("--json"), HasSubstr("--out"),
-                              HasSubstr("--class-names"), HasSubstr("--tradeoff-class"),
-                              HasSubstr("--thresholds"), HasSubstr("index,label,predicted")));
+  EXPECT_THAT(eval.out, AllOf(HasSubstr("--json"), HasSubstr("--out"), HasSubstr("--class-names"),
+                              HasSubstr("--tradeoff-class"), HasSubstr("--thresholds"),
+                              HasSubstr("index,label,predicted")));
 }
 
 TEST(CliTest, NoCommandOrUnknownCommandIsAUsageError) {

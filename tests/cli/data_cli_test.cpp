@@ -58,12 +58,12 @@ TEST(DataCliTest, InfoOfOneDatasetShowsSplitsAndClasses) {
 
 TEST(DataCliTest, StatsOfFashionMnistTestSplitWritesTablesJsonAndPlots) {
   std::string out = MakeTempDir("labbook-stats") + "/out";
-  CliResult r = RunCli({"data", "stats", "fashion-mnist", "--split", "test", "--out", out},
-                       {"NO_COLOR=1"});
+  CliResult r =
+      RunCli({"data", "stats", "fashion-mnist", "--split", "test", "--out", out}, {"NO_COLOR=1"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, AllOf(HasSubstr("10,000 images of 28x28"), HasSubstr("10 classes"),
-                           HasSubstr("Label distribution"), HasSubstr("Sneaker"),
-                           HasSubstr("10.0%")));
+  EXPECT_THAT(r.out,
+              AllOf(HasSubstr("10,000 images of 28x28"), HasSubstr("10 classes"),
+                    HasSubstr("Label distribution"), HasSubstr("Sneaker"), HasSubstr("10.0%")));
   EXPECT_EQ(r.out.find("\x1b["), std::string::npos) << "NO_COLOR must disable colours";
   for (const char* plot : {"label_distribution", "pixel_histogram", "class_means", "samples"}) {
     EXPECT_TRUE(IsPng(out + "/" + plot + ".png")) << plot;
@@ -85,8 +85,8 @@ TEST(DataCliTest, StatsOfFashionMnistTestSplitWritesTablesJsonAndPlots) {
 
 TEST(DataCliTest, StatsJsonMatchesNumpyOnTheSameFiles) {
   std::string dir = MakeTempDir("labbook-stats-json");
-  CliResult r = RunCli({"data", "stats", "fashion-mnist", "--split", "test", "--json", "--out",
-                        dir + "/out"});
+  CliResult r = RunCli(
+      {"data", "stats", "fashion-mnist", "--split", "test", "--json", "--out", dir + "/out"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto stats = nlohmann::json::parse(r.out);
   EXPECT_FALSE(stats.contains("class_mean_images")) << "printed JSON stays short";
@@ -98,8 +98,8 @@ TEST(DataCliTest, StatsJsonMatchesNumpyOnTheSameFiles) {
             "x = np.frombuffer(raw, dtype=np.uint8, offset=16).astype(np.float64)\n"
             "print(json.dumps({'mean': float(x.mean()), 'std': float(x.std())}))\n");
   std::string images = std::string(stats["source"]) + "/t10k-images-idx3-ubyte.gz";
-  std::string command = std::string(LABBOOK_PYTHON) + " " + script + " " + images + " > " +
-                        dir + "/oracle.json";
+  std::string command =
+      std::string(LABBOOK_PYTHON) + " " + script + " " + images + " > " + dir + "/oracle.json";
   ASSERT_EQ(std::system(command.c_str()), 0);
   auto oracle = nlohmann::json::parse(ReadFile(dir + "/oracle.json"));
   EXPECT_NEAR(stats["pixel_mean"].get<double>(), oracle["mean"].get<double>(),

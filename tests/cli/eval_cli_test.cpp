@@ -141,10 +141,10 @@ TEST_F(EvalCliTest, ReadableReportWithClassNamesAndTradeoffTable) {
                         "--tradeoff-class", "dog", "--thresholds", "0.25,0.5"},
                        {"NO_COLOR=1"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, AllOf(HasSubstr("200 samples, 3 classes, with probabilities"),
-                           HasSubstr("accuracy"), HasSubstr("macro avg"),
-                           HasSubstr("weighted avg"), HasSubstr("Confusion matrix"),
-                           HasSubstr("bird"), HasSubstr("trade-off for class 1 (dog)")));
+  EXPECT_THAT(
+      r.out, AllOf(HasSubstr("200 samples, 3 classes, with probabilities"), HasSubstr("accuracy"),
+                   HasSubstr("macro avg"), HasSubstr("weighted avg"), HasSubstr("Confusion matrix"),
+                   HasSubstr("bird"), HasSubstr("trade-off for class 1 (dog)")));
   // Count the trade-off table's true positives at 0.5 independently.
   int tp = 0;
   for (size_t i = 0; i < g.labels.size(); ++i) {
