@@ -3,7 +3,9 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <functional>
 #include <string>
+#include <utility>
 
 #include "commands.hpp"
 #include "labbook/status.hpp"
@@ -26,10 +28,28 @@ int main(int argc, char** argv) {
   labbook::cli::AddDataCommand(app, action);
   labbook::cli::AddEvalCommand(app, action);
 
+  // CLI11 reports an unknown command as "A subcommand is required"; name the word instead.
+  if (argc > 1 && argv[1][0] != '-') {
+    std::function<bool(const CLI::App*)> every = [](const CLI::App*) { return true; };
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : std::as_const(app).get_subcommands(every)) {
+      known = known || sub->get_name() == argv[1];
+      names += names.empty() ? "" : ", ";
+      names += sub->get_name();
+    }
+    if (!known) {
+      std::fprintf(stderr, "labbook: error: unknown command '%s'; the commands are %s\n",
+                   argv[1], names.c_str());
+      return labbook::ExitCodeFor(labbook::ErrorCode::kInvalidArgument);
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version end here with code 0; every usage error exits like bad input.
+    int code = app.exit(e);
+    return code == 0 ? 0 : labbook::ExitCodeFor(labbook::ErrorCode::kInvalidArgument);
   }
   if (!action) return 0;
 
