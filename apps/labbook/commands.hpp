@@ -14,5 +14,8 @@ using Action = std::function<Status()>;
 
 void AddDataCommand(CLI::App& app, Action& action);
 void AddEvalCommand(CLI::App& app, Action& action);
+void AddTrainCommand(CLI::App& app, Action& action);
+void AddPredictCommand(CLI::App& app, Action& action);
+void AddModelCommand(CLI::App& app, Action& action);
 
 }  // namespace labbook::cli

@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
   labbook::cli::Action action;
   labbook::cli::AddDataCommand(app, action);
   labbook::cli::AddEvalCommand(app, action);
+  labbook::cli::AddTrainCommand(app, action);
+  labbook::cli::AddPredictCommand(app, action);
+  labbook::cli::AddModelCommand(app, action);
 
   // CLI11 reports an unknown command as "A subcommand is required"; name the word instead.
   if (argc > 1 && argv[1][0] != '-') {

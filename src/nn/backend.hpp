@@ -65,7 +65,8 @@ class CompiledModel {
   // Every parameter in layer order; pointers stay valid for the model's life.
   virtual std::vector<ParamView> Parameters() = 0;
 
-  // Seeds dropout masks; the same seed and call sequence give the same masks.
+  // Seeds dropout masks; the same seed and call sequence give the same masks. Backends draw them
+  // with DrawDropoutKeep (nn/random.hpp) so that they match across backends.
   virtual void SetSeed(uint64_t seed) = 0;
 
   // Canonical-layout copies of all parameters, and the reverse. Import fails with InvalidArgument
@@ -80,8 +81,8 @@ class Backend {
   virtual std::string_view name() const = 0;  // "reference", "onednn"
   // Builds the model with freshly initialised weights drawn from `seed` (Keras initialisers;
   // identical across backends for the same seed: initial values are generated in the canonical
-  // layout by one shared routine, then imported). InvalidArgument for a spec InferShapes rejects
-  // or a precision the backend does not support.
+  // layout by one shared routine, then imported) and seeds dropout as SetSeed(seed) does.
+  // InvalidArgument for a spec InferShapes rejects or a precision the backend does not support.
   [[nodiscard]] virtual Result<std::unique_ptr<CompiledModel>> Compile(const ModelSpec& spec,
                                                                       int max_batch,
                                                                       Precision precision,

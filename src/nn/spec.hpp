@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -34,6 +35,8 @@ struct Conv2DSpec {
   double l2 = 0.0;  // kernel regulariser: adds l2 * sum(w^2) to the loss
 };
 
+// With 'same' padding, AveragePooling2D averages only the window's elements inside the image
+// (TensorFlow excludes the padding from the count) and MaxPooling2D ignores the padding.
 struct Pool2DSpec {
   bool max = true;  // MaxPooling2D, else AveragePooling2D
   int pool_h = 2, pool_w = 2;
@@ -56,11 +59,18 @@ struct DenseSpec {
   double l2 = 0.0;
 };
 
+// Training normalises with the batch mean and biased variance, per channel of a 4-D input or per
+// feature of a flat one; inference uses the moving statistics. The moving variance averages the
+// unbiased batch variance (times m/(m-1), m = values per channel), as PyTorch and Keras 2's fused
+// kernel (which every Conv2D network takes) do; Keras 3 and Keras 2's 2-D path average the biased
+// one.
 struct BatchNormSpec {
   double momentum = 0.99;  // Keras: moving = momentum * moving + (1 - momentum) * batch
   double epsilon = 1e-3;
 };
 
+// Softmax normalises over the features of a flat input and over the channels at each pixel of a
+// 4-D one (Keras' last axis in channels_last).
 struct ActivationSpec {
   Activation activation = Activation::kRelu;
 };
@@ -96,8 +106,21 @@ struct LayerInfo {
   std::string name;  // Keras-style unique name: "conv2d", "conv2d_1", "dense", ...
   SampleShape output;
   std::vector<ParamShape> params;
-  int64_t param_count() const;
+  // The layer's own activation (Conv2D, Dense, Activation); kLinear for the other layers. The
+  // last layer's tells the loss whether softmax and cross-entropy fuse.
+  Activation activation = Activation::kLinear;
+  int64_t param_count() const;  // all parameters, BatchNorm's non-trainable moving statistics too
 };
+
+// One spatial axis of a Conv2D or pooling window. Keras' output size: valid = floor((in - window)
+// / stride) + 1, same = ceil(in / stride); 'same' pads (output - 1) * stride + window - in in
+// total, the odd element after (bottom/right) as TensorFlow does.
+struct WindowAxis {
+  int output = 0;  // <= 0 when the window does not fit (valid padding, window > input)
+  int pad_before = 0;
+  int pad_after = 0;
+};
+WindowAxis ComputeWindowAxis(int input, int window, int stride, Padding padding);
 
 // Infers every layer's output shape and parameters. InvalidArgument naming the layer (index and
 // type) when a layer does not fit its input: a kernel larger than the (padded) image, Dense on an
@@ -107,5 +130,8 @@ struct LayerInfo {
 std::string_view ActivationName(Activation activation);
 std::string_view PaddingName(Padding padding);
 std::string_view InitializerName(Initializer initializer);
+
+// Keras' "Trainable params" of a model summary; "Total params" is the sum of param_count().
+int64_t TrainableParamCount(const std::vector<LayerInfo>& layers);
 
 }  // namespace labbook::nn

@@ -1,0 +1,190 @@
+// `labbook train`: trains the model a YAML config describes, shows progress, evaluates it on the
+// test split and writes the model file.
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "core/status_macros.hpp"
+#include "labbook/dataset.hpp"
+#include "labbook/metrics.hpp"
+#include "output.hpp"
+#include "report/text_table.hpp"
+#include "train/model_file.hpp"
+#include "train/progress_bar.hpp"
+#include "train/summary.hpp"
+#include "train/train_config.hpp"
+#include "train/trainer.hpp"
+#include "train/training_run.hpp"
+
+namespace labbook::cli {
+namespace {
+
+struct TrainCliOptions {
+  std::string config;
+  std::vector<std::string> overrides;
+  std::string model_out;
+  std::string predictions_out;
+  std::string resume;
+  std::string init_from;
+};
+
+std::string Num(double value, int decimals = 4) {
+  if (std::isnan(value)) return "n/a";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
+  return buf;
+}
+
+std::string Seconds(double seconds) {
+  char buf[64];
+  if (seconds >= 60) {
+    std::snprintf(buf, sizeof buf, "%dm%02ds", static_cast<int>(seconds / 60),
+                  static_cast<int>(std::fmod(seconds, 60)));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1fs", seconds);
+  }
+  return buf;
+}
+
+std::string Shape(const ImageSet& set) {
+  return std::to_string(set.rows) + "x" + std::to_string(set.cols) + "x" +
+         std::to_string(set.channels);
+}
+
+void PrintPlan(const std::string& config_path, const train::TrainingRun& run) {
+  const train::TrainConfig& c = run.config;
+  const train::TrainOptions& o = c.options;
+  int64_t params = 0;
+  for (const nn::LayerInfo& layer : run.layers) params += layer.param_count();
+  std::printf("config:    %s\n", config_path.c_str());
+  std::printf("dataset:   %s: %s train / %s validation / %s test images of %s, %d classes\n",
+              c.dataset.c_str(), FormatCount(run.train.count).c_str(),
+              FormatCount(run.validation.count).c_str(),
+              FormatCount(run.dataset.test.count).c_str(), Shape(run.dataset.train).c_str(),
+              run.dataset.num_classes);
+  std::printf("model:     %zu layers, %s parameters; loss %s\n", run.layers.size(),
+              FormatCount(params).c_str(), std::string(nn::LossName(o.loss)).c_str());
+  std::printf("optimizer: %s, learning rate %g (%s schedule); batch %d; %d epoch%s; seed %llu\n",
+              std::string(nn::OptimizerName(o.optimizer.kind)).c_str(), o.optimizer.learning_rate,
+              o.lr_schedule.name.c_str(), o.batch_size, o.epochs, o.epochs == 1 ? "" : "s",
+              static_cast<unsigned long long>(o.seed));
+  std::printf("compute:   %s backend, %s, %d thread%s\n",
+              std::string(train::BackendName(c.backend)).c_str(),
+              std::string(train::PrecisionName(c.precision)).c_str(), c.threads,
+              c.threads == 1 ? "" : "s");
+  if (run.initial_epoch > 0) {
+    std::printf("resuming:  after epoch %d\n", run.initial_epoch);
+  }
+  std::printf("\n");
+}
+
+Status PrintTestMetrics(const train::Evaluation& test, const metrics::EvaluationReport& report,
+                        bool colour) {
+  using report::Align;
+  report::TextTable table({{"metric", Align::kLeft}, {"value", Align::kRight}});
+  table.SetTitle("Test (" + FormatCount(test.count) + " images)");
+  const auto& macro = report.classification.macro;
+  LABBOOK_RETURN_IF_ERROR(table.AddRow({"loss", Num(test.loss)}));
+  LABBOOK_RETURN_IF_ERROR(table.AddRow({"accuracy", Num(report.accuracy)}));
+  LABBOOK_RETURN_IF_ERROR(table.AddRow({"macro precision", Num(macro.precision)}));
+  LABBOOK_RETURN_IF_ERROR(table.AddRow({"macro recall", Num(macro.recall)}));
+  LABBOOK_RETURN_IF_ERROR(table.AddRow({"macro F1", Num(macro.f1)}));
+  if (report.one_vs_rest) {
+    LABBOOK_RETURN_IF_ERROR(
+        table.AddRow({"AUROC one-vs-rest (macro)", Num(report.one_vs_rest->auroc_macro)}));
+  }
+  std::fputs(table.Render(colour).c_str(), stdout);
+  return Status::Ok();
+}
+
+Status RunTrain(const TrainCliOptions& options) {
+  LABBOOK_ASSIGN_OR_RETURN(train::TrainConfig config,
+                           train::LoadTrainConfig(options.config, options.overrides));
+  LABBOOK_ASSIGN_OR_RETURN(
+      train::TrainingRun run,
+      train::PrepareTrainingRun(std::move(config), {options.resume, options.init_from}));
+  const std::string model_path = options.model_out.empty()
+                                     ? "labbook-out/models/" + FileStem(options.config) + ".lbm"
+                                     : options.model_out;
+  const std::string model_dir = std::filesystem::path(model_path).parent_path().string();
+  if (!model_dir.empty()) LABBOOK_RETURN_IF_ERROR(EnsureDirectory(model_dir));
+
+  PrintPlan(options.config, run);
+  std::fflush(stdout);
+  train::ProgressBar progress(stdout, isatty(STDOUT_FILENO) == 1);
+  run.trainer->AddCallback(&progress);
+  const double start = train::ProgressBar::SteadySeconds();
+  LABBOOK_ASSIGN_OR_RETURN(train::FitResult fit,
+                           run.trainer->Fit(run.train, run.validation, run.initial_epoch));
+  const double seconds = train::ProgressBar::SteadySeconds() - start;
+  const int epochs_run = fit.epochs_completed - run.initial_epoch;
+  std::printf("\ntrained %d epoch%s in %s", epochs_run, epochs_run == 1 ? "" : "s",
+              Seconds(seconds).c_str());
+  if (fit.stopped_early) {
+    std::printf("; early stopping after epoch %d (best: epoch %d%s)", fit.epochs_completed,
+                fit.best_epoch + 1, fit.restored_best_weights ? ", its weights restored" : "");
+  }
+  std::printf("\n\n");
+
+  LABBOOK_ASSIGN_OR_RETURN(
+      train::Evaluation test,
+      train::Evaluate(*run.model, run.spec.input, run.dataset.test, &run.trainer->loss()));
+  const bool colour = report::StdoutWantsColour();
+  if (test.count > 0) {
+    LABBOOK_ASSIGN_OR_RETURN(
+        metrics::EvaluationReport report,
+        metrics::Evaluate(test.labels, test.predicted, test.probabilities, test.num_classes));
+    LABBOOK_RETURN_IF_ERROR(PrintTestMetrics(test, report, colour));
+  }
+
+  train::ModelFile file = train::SnapshotModel(run, fit.epochs_completed, /*with_optimizer=*/true);
+  LABBOOK_RETURN_IF_ERROR(train::WriteModelFile(model_path, file));
+  std::printf("\nwrote %s", model_path.c_str());
+  if (!options.predictions_out.empty() && test.count > 0) {
+    PredictionTable table;
+    table.num_classes = test.num_classes;
+    table.has_probabilities = true;
+    for (int64_t i = 0; i < test.count; ++i) table.index.push_back(i);
+    table.labels = test.labels;
+    table.predicted = test.predicted;
+    table.probabilities = test.probabilities;
+    LABBOOK_RETURN_IF_ERROR(WritePredictionsCsv(options.predictions_out, table));
+    std::printf(" and %s", options.predictions_out.c_str());
+  }
+  std::printf("\n");
+  return Status::Ok();
+}
+
+}  // namespace
+
+void AddTrainCommand(CLI::App& app, Action& action) {
+  auto options = std::make_shared<TrainCliOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "train",
+      "Train the model a YAML config describes (docs/config.md), evaluate it on the test split "
+      "and write the model file");
+  cmd->add_option("config", options->config, "Training config, e.g. examples/keras-cnn.yaml")
+      ->required();
+  cmd->add_option("--set", options->overrides,
+                  "Override a config field: --set optimizer.name=nadam --set layers.0.filters=16 "
+                  "(repeatable; the value is YAML: 3, 1e-3, true, [3, 3])")
+      ->allow_extra_args(false);
+  cmd->add_option("--model-out", options->model_out,
+                  "Model file to write (default labbook-out/models/CONFIG-STEM.lbm)");
+  cmd->add_option("--predictions-out", options->predictions_out,
+                  "Also write the test predictions as CSV (the format labbook eval reads)");
+  cmd->add_option("--resume", options->resume,
+                  "Continue training a model file (weights, optimizer state, epoch count) up to "
+                  "the config's epochs");
+  cmd->add_option("--init-from", options->init_from,
+                  "Start from a model file's weights with a fresh optimizer at epoch 0");
+  cmd->callback([options, &action] { action = [options] { return RunTrain(*options); }; });
+}
+
+}  // namespace labbook::cli

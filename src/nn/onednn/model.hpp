@@ -1,0 +1,80 @@
+// The oneDNN backend's CompiledModel.
+//
+// Compile builds the primitives of max_batch samples; the first Forward with a smaller n (the
+// last partial batch of an epoch, an evaluation remainder) builds and caches a second set for that
+// n, sharing buffers and parameters with the first. Activations stay in the primitives' blocked
+// layouts between layers; only the input (NCHW) and the (n, K) output and gradient are reordered.
+//
+// Backward differentiates the last Forward, which must have run with training = true. A
+// primitive that cannot be created for a new batch size inside Forward is a bug (every layout
+// the max_batch build chose is accepted for smaller batches on the CPUs tested); it aborts with
+// oneDNN's message, since Forward has no error channel.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "labbook/status.hpp"
+#include "nn/backend.hpp"
+#include "nn/onednn/net.hpp"
+#include "nn/onednn/ops.hpp"
+
+namespace labbook::nn::onednn {
+
+class OneDnnModel final : public CompiledModel {
+ public:
+  // `spec` must pass InferShapes (given as `layers`); parameters start at zero until
+  // ImportWeights. Internal when oneDNN cannot build a primitive.
+  [[nodiscard]] static Result<std::unique_ptr<OneDnnModel>> Create(const ModelSpec& spec,
+                                                                   std::vector<LayerInfo> layers,
+                                                                   int max_batch,
+                                                                   Precision precision,
+                                                                   int num_threads);
+  ~OneDnnModel() override;
+
+  const std::vector<LayerInfo>& layers() const override { return layers_; }
+  int max_batch() const override { return max_batch_; }
+  const float* Forward(const float* input, int n, bool training) override;
+  const float* LastPreActivation() const override;
+  void Backward(const float* grad, GradientOf of) override;
+  std::vector<ParamView> Parameters() override;
+  void SetSeed(uint64_t seed) override;
+  std::vector<NamedTensor> ExportWeights() const override;
+  [[nodiscard]] Status ImportWeights(const std::vector<NamedTensor>& weights) override;
+
+  // Canonical-layout copies of the trainable parameters' gradients from the last Backward, named
+  // as ExportWeights names the parameters: what parity tests compare across backends.
+  std::vector<NamedTensor> ExportGradients() const;
+
+  // Whether bf16 runs on oneDNN's bf16 kernels (false: emulated with bf16-rounded f32 tensors).
+  bool native_bf16() const { return context_->native_bf16; }
+  // Bytes of batch buffers held (activations, gradients, workspaces, scratchpad).
+  size_t buffer_bytes() const { return context_->pool.total_bytes(); }
+  // The per-step time table of LABBOOK_PROFILE=1 ("" when profiling is off or nothing ran).
+  std::string ProfileReport() const { return context_->profiler.Report(); }
+
+ private:
+  OneDnnModel(const ModelSpec& spec, std::vector<LayerInfo> layers, int max_batch, int num_threads,
+              std::unique_ptr<ModelContext> context);
+  Net& NetFor(int n);
+  void Build(Net& net, bool first_build);
+  std::vector<NamedTensor> ExportCanonical(bool gradients) const;
+
+  ModelSpec spec_;
+  std::vector<LayerInfo> layers_;
+  int max_batch_;
+  int num_threads_;
+  std::unique_ptr<ModelContext> context_;
+  std::vector<std::unique_ptr<Op>> ops_;
+  bool last_activation_ = false;
+  std::map<int, std::unique_ptr<Net>> nets_;
+  Net* last_net_ = nullptr;
+  bool last_training_ = false;
+};
+
+// Whether oneDNN has bf16 convolutions on this CPU (AVX512-BF16, AMX, or AVX-512 emulation).
+// LABBOOK_ONEDNN_BF16=emulate forces the emulation for testing.
+bool NativeBf16Available();
+
+}  // namespace labbook::nn::onednn

@@ -1,0 +1,233 @@
+// `labbook train`, `labbook predict` and `labbook model summary`, run as a user runs them, on a
+// small generated idx:DIR dataset so that each takes a fraction of a second.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "../train/synthetic_images.hpp"
+#include "cli_runner.hpp"
+#include "labbook/dataset.hpp"
+
+namespace labbook::testing {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+namespace fs = std::filesystem;
+
+class TrainCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = MakeTempDir("labbook-train-cli");
+    data_ = dir_ + "/stripes";
+    fs::create_directories(data_);
+    ASSERT_TRUE(WriteIdxDataset(MakeStripesDataset(), data_).ok());
+    config_ = dir_ + "/tiny.yaml";
+    WriteFile(config_, "dataset: idx:" + data_ +
+                           "\n"
+                           "validation_split: 0.2\n"
+                           "layers:\n"
+                           "  - {type: Conv2D, filters: 4, kernel_size: 3, activation: relu}\n"
+                           "  - {type: MaxPooling2D, pool_size: 2}\n"
+                           "  - {type: Flatten}\n"
+                           "  - {type: Dense, units: 2, activation: softmax}\n"
+                           "loss: sparse_categorical_crossentropy\n"
+                           "optimizer:\n"
+                           "  name: adam\n"
+                           "  learning_rate: 0.01\n"
+                           "batch_size: 32\n"
+                           "epochs: 3\n"
+                           "seed: 3\n"
+                           "backend: reference\n");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string dir_, data_, config_;
+};
+
+TEST_F(TrainCliTest, TrainsPredictsAndEvaluates) {
+  const std::string model = dir_ + "/tiny.lbm";
+  CliResult train = RunCli(
+      {"train", config_, "--model-out", model, "--predictions-out", dir_ + "/train-preds.csv"});
+  ASSERT_EQ(train.exit_code, 0) << train.err << train.out;
+  EXPECT_EQ(train.err, "");
+  EXPECT_THAT(train.out,
+              AllOf(HasSubstr("dataset:   idx:" + data_ +
+                              ": 320 train / 80 validation / 100 test images of 8x8x1, 2 "
+                              "classes\n"),
+                    HasSubstr("model:     4 layers, 114 parameters; loss "
+                              "sparse_categorical_crossentropy\n"),
+                    HasSubstr("compute:   reference backend, fp32, 1 thread\n"),
+                    HasSubstr("\nEpoch 1/3 - "), HasSubstr("\nEpoch 3/3 - "),
+                    HasSubstr(" - val_accuracy: "), HasSubstr("trained 3 epochs in "),
+                    HasSubstr("Test (100 images)"), HasSubstr("\nmacro F1 "),
+                    HasSubstr("\nAUROC one-vs-rest (macro) "),
+                    HasSubstr("wrote " + model + " and " + dir_ + "/train-preds.csv\n")));
+  // Not a terminal: no carriage returns, one line per epoch.
+  EXPECT_THAT(train.out, Not(HasSubstr("\r")));
+  ASSERT_TRUE(fs::exists(model));
+
+  CliResult predict = RunCli({"predict", model, "idx:" + data_, "--out", dir_ + "/preds.csv"});
+  ASSERT_EQ(predict.exit_code, 0) << predict.err;
+  EXPECT_THAT(predict.out, AllOf(HasSubstr(": 100 images, accuracy "),
+                                 HasSubstr("wrote " + dir_ + "/preds.csv")));
+  // The saved model predicts exactly what training evaluated.
+  EXPECT_EQ(ReadFile(dir_ + "/preds.csv"), ReadFile(dir_ + "/train-preds.csv"));
+  Result<PredictionTable> table = ReadPredictionsCsv(dir_ + "/preds.csv");
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  EXPECT_EQ(table->index.size(), 100u);
+  EXPECT_EQ(table->num_classes, 2);
+  int correct = 0;
+  for (size_t i = 0; i < table->labels.size(); ++i)
+    correct += table->labels[i] == table->predicted[i];
+  EXPECT_GE(correct, 95);
+
+  CliResult eval = RunCli({"eval", dir_ + "/preds.csv", "--no-plots", "--out", dir_ + "/eval"});
+  EXPECT_EQ(eval.exit_code, 0) << eval.err;
+
+  CliResult train_split =
+      RunCli({"predict", model, "idx:" + data_, "--split", "train", "--out", dir_ + "/t.csv"});
+  EXPECT_EQ(train_split.exit_code, 0) << train_split.err;
+  EXPECT_THAT(train_split.out, HasSubstr("(train): 400 images"));
+}
+
+TEST_F(TrainCliTest, ModelSummaryOfAModelFileAndOfAConfig) {
+  const std::string model = dir_ + "/tiny.lbm";
+  ASSERT_EQ(RunCli({"train", config_, "--model-out", model, "--set", "epochs=1"}).exit_code, 0);
+  CliResult from_model = RunCli({"model", "summary", model});
+  ASSERT_EQ(from_model.exit_code, 0) << from_model.err;
+  const std::string table =
+      "Model: \"sequential\"\n"
+      "___________________________________________________________________\n"
+      " Layer (type)                  Output Shape              Param #\n"
+      "===================================================================\n"
+      " conv2d (Conv2D)               (None, 6, 6, 4)           40\n"
+      " max_pooling2d (MaxPooling2D)  (None, 3, 3, 4)           0\n"
+      " flatten (Flatten)             (None, 36)                0\n"
+      " dense (Dense)                 (None, 2)                 74\n"
+      "===================================================================\n"
+      "Total params: 114\n"
+      "Trainable params: 114\n"
+      "Non-trainable params: 0\n"
+      "___________________________________________________________________\n";
+  EXPECT_THAT(from_model.out, StartsWith(table));
+  EXPECT_THAT(from_model.out,
+              AllOf(HasSubstr("Input: 8x8x1 images"), HasSubstr("Trained: 1 epoch on idx:"),
+                    HasSubstr("Optimizer state: adam, 10 steps")));
+
+  CliResult from_config = RunCli({"model", "summary", config_});
+  ASSERT_EQ(from_config.exit_code, 0) << from_config.err;
+  EXPECT_THAT(from_config.out, StartsWith(table));
+  CliResult overridden = RunCli({"model", "summary", config_, "--set", "layers.0.filters=8"});
+  EXPECT_THAT(overridden.out, HasSubstr("Total params: 226\n"));
+}
+
+TEST_F(TrainCliTest, KerasCnnSummaryHasKerasParameterCount) {
+  CliResult r = RunCli({"model", "summary", LABBOOK_SOURCE_DIR "/examples/keras-cnn.yaml"});
+  if (r.exit_code == ExitCodeFor(ErrorCode::kNotFound)) GTEST_SKIP() << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out,
+              AllOf(HasSubstr(" conv2d_1 (Conv2D)               (None, 11, 11, 64)        18496\n"),
+                    HasSubstr("Total params: 34,826\n"), HasSubstr("Trainable params: 34,826\n")));
+}
+
+TEST_F(TrainCliTest, ResumeContinuesWhereTheModelStopped) {
+  const std::string model = dir_ + "/tiny.lbm";
+  ASSERT_EQ(RunCli({"train", config_, "--model-out", model, "--set", "epochs=2"}).exit_code, 0);
+  CliResult resumed =
+      RunCli({"train", config_, "--resume", model, "--model-out", dir_ + "/more.lbm"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_THAT(resumed.out,
+              AllOf(HasSubstr("resuming:  after epoch 2\n"), HasSubstr("\nEpoch 3/3 - "),
+                    Not(HasSubstr("Epoch 2/3")), HasSubstr("trained 1 epoch in ")));
+  CliResult summary = RunCli({"model", "summary", dir_ + "/more.lbm"});
+  EXPECT_THAT(summary.out, HasSubstr("Trained: 3 epochs"));
+
+  CliResult done = RunCli({"train", config_, "--resume", dir_ + "/more.lbm"});
+  EXPECT_EQ(done.exit_code, ExitCodeFor(ErrorCode::kInvalidArgument));
+  EXPECT_THAT(done.err, HasSubstr("the model has trained 3 epochs and the config asks for 3; "
+                                  "raise epochs (e.g. --set epochs=8) to train on"));
+}
+
+TEST_F(TrainCliTest, ConfigErrorsNameFileLineAndField) {
+  WriteFile(dir_ + "/typo.yaml", ReadFile(config_) + "optimizer_name: sgd\n");
+  CliResult r = RunCli({"train", dir_ + "/typo.yaml"});
+  EXPECT_EQ(r.exit_code, ExitCodeFor(ErrorCode::kInvalidArgument));
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "labbook: error: " + dir_ +
+                       "/typo.yaml:16: optimizer_name: unknown key; valid keys: dataset, "
+                       "validation_split, layers, loss, optimizer, lr_schedule, early_stopping, "
+                       "batch_size, epochs, seed, threads, precision, backend\n");
+
+  r = RunCli({"train", config_, "--set", "optimizer.learning_rate=fast"});
+  EXPECT_EQ(r.exit_code, ExitCodeFor(ErrorCode::kInvalidArgument));
+  EXPECT_EQ(r.err,
+            "labbook: error: --set optimizer.learning_rate=fast: optimizer.learning_rate: "
+            "expected a positive number, got 'fast'\n");
+
+  r = RunCli({"train", config_, "--set", "epochs"});
+  EXPECT_EQ(r.err,
+            "labbook: error: --set epochs: expected KEY=VALUE, e.g. --set "
+            "optimizer.learning_rate=0.01\n");
+  r = RunCli({"train", config_, "--set", "layers.9.units=3"});
+  EXPECT_EQ(r.err,
+            "labbook: error: --set layers.9.units=3: layers.9: index out of range; layers has 4 "
+            "items (0..3)\n");
+  r = RunCli({"train", config_, "--set", "layers.3.units=1"});
+  EXPECT_EQ(r.err, "labbook: error: " + config_ + ":7: layers.3: the model has 1 outputs but idx:" +
+                       data_ + " has 2 classes; the last layer needs one unit per class\n");
+  r = RunCli({"train", dir_ + "/missing.yaml"});
+  EXPECT_EQ(r.exit_code, ExitCodeFor(ErrorCode::kNotFound));
+  EXPECT_EQ(r.err, "labbook: error: " + dir_ + "/missing.yaml: no such file\n");
+}
+
+TEST_F(TrainCliTest, DamagedModelFilesAreRefusedWithTheOffset) {
+  const std::string model = dir_ + "/tiny.lbm";
+  ASSERT_EQ(RunCli({"train", config_, "--model-out", model, "--set", "epochs=1"}).exit_code, 0);
+  std::string bytes = ReadFile(model);
+  WriteFile(dir_ + "/cut.lbm", bytes.substr(0, bytes.size() - 5));
+  CliResult r = RunCli({"predict", dir_ + "/cut.lbm", "idx:" + data_});
+  EXPECT_EQ(r.exit_code, ExitCodeFor(ErrorCode::kDataLoss));
+  EXPECT_THAT(
+      r.err, HasSubstr(dir_ + "/cut.lbm: truncated at offset " + std::to_string(bytes.size() - 5)));
+  bytes[bytes.size() - 1] ^= 0x40;
+  WriteFile(dir_ + "/flipped.lbm", bytes);
+  r = RunCli({"model", "summary", dir_ + "/flipped.lbm"});
+  EXPECT_EQ(r.exit_code, ExitCodeFor(ErrorCode::kDataLoss));
+  // The last tensor is the optimizer's: its state is checked as the weights are.
+  EXPECT_THAT(r.err, AllOf(HasSubstr(dir_ + "/flipped.lbm: tensor 'dense/bias/v' at offset "),
+                           HasSubstr(": checksum mismatch")));
+  r = RunCli({"predict", dir_ + "/none.lbm", "idx:" + data_});
+  EXPECT_EQ(r.exit_code, ExitCodeFor(ErrorCode::kNotFound));
+  r = RunCli({"predict", model, "idx:" + data_, "--split", "all"});
+  EXPECT_EQ(r.err, "labbook: error: --split: expected train or test, got 'all'\n");
+}
+
+// One epoch of the reference CNN on real digits, as a smoke test of the whole path on the fast
+// backend (skipped where mnist-digits is not installed, and under AddressSanitizer, where it
+// takes minutes; the small tests above cover the same code there).
+TEST_F(TrainCliTest, OneEpochOfTheKerasCnnOnMnistDigits) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "too slow under AddressSanitizer";
+#endif
+  for (const DatasetInfo& info : ListBuiltinDatasets()) {
+    if (info.name == "mnist-digits" && !info.available) GTEST_SKIP() << info.how_to_get;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  CliResult r =
+      RunCli({"train", LABBOOK_SOURCE_DIR "/examples/keras-cnn.yaml", "--set",
+              "dataset=mnist-digits", "--set", "epochs=1", "--model-out", dir_ + "/digits.lbm"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_THAT(r.out, AllOf(HasSubstr("mnist-digits: 7,200 train / 800 validation / 2,000 test"),
+                           HasSubstr("Epoch 1/1 - "), HasSubstr("\naccuracy ")));
+  std::printf("one epoch of mnist-digits: %.1f s\n", seconds);
+}
+
+}  // namespace
+}  // namespace labbook::testing
