@@ -9,6 +9,7 @@
 
 #include "commands.hpp"
 #include "labbook/status.hpp"
+#include "report/plot.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -62,6 +63,7 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     status = labbook::Internal(std::string("unexpected exception: ") + e.what());
   }
+  labbook::report::ReleaseRenderingCaches();
   if (!status.ok()) {
     std::fflush(stdout);
     std::fprintf(stderr, "labbook: error: %s\n", status.message().c_str());

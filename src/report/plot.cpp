@@ -1,5 +1,8 @@
 #include "report/plot.hpp"
 
+#include <cairo.h>
+#include <fontconfig/fontconfig.h>
+
 #include "core/status_macros.hpp"
 #include "report/canvas.hpp"
 
@@ -44,6 +47,11 @@ Status WritePlot(const HistogramSpec& spec, const std::string& path_stem) {
 }
 Status WritePlot(const ImageGridSpec& spec, const std::string& path_stem) {
   return RenderAndWrite(spec, path_stem);
+}
+
+void ReleaseRenderingCaches() {
+  cairo_debug_reset_static_data();
+  FcFini();
 }
 
 }  // namespace labbook::report

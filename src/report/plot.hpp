@@ -154,4 +154,8 @@ Status WritePlot(const BarChartSpec& spec, const std::string& path_stem);
 Status WritePlot(const HistogramSpec& spec, const std::string& path_stem);
 Status WritePlot(const ImageGridSpec& spec, const std::string& path_stem);
 
+// Frees the font caches cairo and fontconfig keep for the life of the process, so that
+// LeakSanitizer reports only real leaks. Call once, at exit, when no plot is being rendered.
+void ReleaseRenderingCaches();
+
 }  // namespace labbook::report

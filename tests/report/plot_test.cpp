@@ -1,7 +1,6 @@
 #include "report/plot.hpp"
 
 #include <cairo.h>
-#include <fontconfig/fontconfig.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -29,10 +28,7 @@ namespace fs = std::filesystem;
 // have run leaves LeakSanitizer (in the sanitizer build) reporting only real leaks.
 class FontCacheRelease : public ::testing::Environment {
  public:
-  void TearDown() override {
-    cairo_debug_reset_static_data();
-    FcFini();
-  }
+  void TearDown() override { ReleaseRenderingCaches(); }
 };
 [[maybe_unused]] ::testing::Environment* const kFontCacheRelease =
     ::testing::AddGlobalTestEnvironment(new FontCacheRelease);
