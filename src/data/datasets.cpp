@@ -241,29 +241,21 @@ Result<Dataset> LoadDataset(std::string_view name, DatasetSplits splits) {
 }
 
 std::vector<DatasetInfo> ListBuiltinDatasets() {
-  std::vector<DatasetInfo> infos;
-  DatasetInfo fashion;
-  fashion.name = std::string(kFashionMnist);
-  fashion.description = std::string(kFashionDescription);
-  fashion.location = FashionMnistDir();
-  fashion.available = HasMnistFiles(fashion.location);
-  fashion.num_classes = 10;
-  fashion.train_count = 60000;
-  fashion.test_count = 10000;
-  fashion.how_to_get = std::string(kFashionHowTo);
-  infos.push_back(std::move(fashion));
-
-  DatasetInfo digits;
-  digits.name = std::string(kMnistDigits);
-  digits.description = std::string(kDigitsDescription);
-  digits.location = MnistDigitsDir();
-  digits.available = HasMnistFiles(digits.location);
-  digits.num_classes = 10;
-  digits.train_count = 8000;
-  digits.test_count = 2000;
-  digits.how_to_get = std::string(kDigitsHowTo);
-  infos.push_back(std::move(digits));
-  return infos;
+  auto info = [](std::string_view name, std::string_view description, std::string location,
+                 int64_t train_count, int64_t test_count, std::string_view how_to_get) {
+    DatasetInfo d;
+    d.name = std::string(name);
+    d.description = std::string(description);
+    d.available = HasMnistFiles(location);
+    d.location = std::move(location);
+    d.num_classes = 10;
+    d.train_count = train_count;
+    d.test_count = test_count;
+    d.how_to_get = std::string(how_to_get);
+    return d;
+  };
+  return {info(kFashionMnist, kFashionDescription, FashionMnistDir(), 60000, 10000, kFashionHowTo),
+          info(kMnistDigits, kDigitsDescription, MnistDigitsDir(), 8000, 2000, kDigitsHowTo)};
 }
 
 }  // namespace labbook

@@ -42,33 +42,31 @@ std::string Hex(uint8_t byte) {
   return {'0', 'x', kDigits[byte >> 4], kDigits[byte & 0xF]};
 }
 
+// Reverses the byte order of `count` unsigned integers of type U stored at `data`.
+template <typename U>
+void SwapEach(uint8_t* data, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    U v;
+    std::memcpy(&v, data + sizeof(U) * i, sizeof(U));
+    if constexpr (sizeof(U) == 2) v = __builtin_bswap16(v);
+    if constexpr (sizeof(U) == 4) v = __builtin_bswap32(v);
+    if constexpr (sizeof(U) == 8) v = __builtin_bswap64(v);
+    std::memcpy(data + sizeof(U) * i, &v, sizeof(U));
+  }
+}
+
 // Converts `count` elements of `size` bytes between big-endian and host order, in place.
 void SwapToFromBigEndian(uint8_t* data, size_t count, int size) {
   if constexpr (std::endian::native == std::endian::big) return;
   switch (size) {
     case 2:
-      for (size_t i = 0; i < count; ++i) {
-        uint16_t v;
-        std::memcpy(&v, data + 2 * i, 2);
-        v = __builtin_bswap16(v);
-        std::memcpy(data + 2 * i, &v, 2);
-      }
+      SwapEach<uint16_t>(data, count);
       break;
     case 4:
-      for (size_t i = 0; i < count; ++i) {
-        uint32_t v;
-        std::memcpy(&v, data + 4 * i, 4);
-        v = __builtin_bswap32(v);
-        std::memcpy(data + 4 * i, &v, 4);
-      }
+      SwapEach<uint32_t>(data, count);
       break;
     case 8:
-      for (size_t i = 0; i < count; ++i) {
-        uint64_t v;
-        std::memcpy(&v, data + 8 * i, 8);
-        v = __builtin_bswap64(v);
-        std::memcpy(data + 8 * i, &v, 8);
-      }
+      SwapEach<uint64_t>(data, count);
       break;
     default:
       break;
