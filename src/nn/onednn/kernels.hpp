@@ -35,6 +35,26 @@ void DropoutAcrossLayouts(int batch, int channels, int64_t pixels, const uint8_t
                           const uint16_t* in, const ChannelLayout& in_layout, uint16_t* out,
                           const ChannelLayout& out_layout);
 
+// Max pooling over activations blocked by channels (ChannelLayout with pixel_stride == block,
+// the same block in src and dst): dst (N,C,P,Q) = the maximum of each window's elements inside
+// the image, and, when `argmax` is not null, the window position (r * window_w + s) of the first
+// maximum in row-major order per dst element (laid out like dst). Channel lanes past C in the
+// last block hold 0 and stay 0.
+struct PoolShape {
+  int batch = 0, channels = 0, in_h = 0, in_w = 0;
+  int out_h = 0, out_w = 0;
+  int window_h = 0, window_w = 0;
+  int stride_h = 1, stride_w = 1, pad_top = 0, pad_left = 0;
+  int block = 8;
+  int64_t src_batch_stride = 0, dst_batch_stride = 0;  // elements between samples
+};
+void MaxPoolForward(const PoolShape& shape, const float* src, float* dst, uint8_t* argmax);
+// diff_src = each diff_dst element routed to its argmax (summed where windows overlap), 0
+// elsewhere. With `relu_dst` (the pooled forward output), diff_dst counts only where relu_dst > 0:
+// the derivative of a ReLU fused into the layer before the pooling, applied on the way.
+void MaxPoolBackward(const PoolShape& shape, const uint8_t* argmax, const float* diff_dst,
+                     const float* relu_dst, float* diff_src);
+
 // A convolution's backward-weights for few input channels (the first layer's):
 // src (N,C,H,W) plain, diff_dst (N,K,P,Q) in blocks of `block` (8 or 16) filters with dense
 // strides -> diff_weights (K,C,R,S) canonical, diff_bias (K) or null. Stride and padding as

@@ -20,13 +20,18 @@ Tensor DiffInInputType(NetBuilder& b, const Tensor& diff_out, bool in_bf16, cons
   return in_bf16 ? b.InComputeType(StepList::kBackward, diff_out, key, label) : diff_out;
 }
 
-// MaxPooling2D / AveragePooling2D: src (N,C,H,W) -> dst (N,C,P,Q); max keeps a workspace of
-// argmax positions for the backward.
+// MaxPooling2D / AveragePooling2D: src (N,C,H,W) -> dst (N,C,P,Q); max keeps the argmax
+// positions for the backward.
+//
+// Max pooling of f32 activations blocked by channels runs on MaxPoolForward/Backward
+// (kernels.hpp), several times faster here than oneDNN's pooling, which spends more time than the
+// convolutions around it; other cases use oneDNN's primitive.
 //
 // Behind a Conv2D with a fused activation f, max pooling applies f's derivative for it: the
 // gradient reaches only each window's argmax a, where f'(conv output at a), computed from the
 // output, equals f' computed from the pooled output (the same value), so scaling the pooled
-// gradient before routing it is exact, and reads a quarter of the data.
+// gradient before routing it is exact, and reads a quarter of the data. ReLU's is folded into
+// the custom backward; the others run as an eltwise step.
 class PoolOp final : public Op {
  public:
   PoolOp(std::string label, const Pool2DSpec& spec, const SampleShape& in)
@@ -55,12 +60,24 @@ class PoolOp final : public Op {
         {dnnl::prop_kind::forward_training, algorithm(), src, dst_any, strides_, kernel_,
          pad_before_, pad_after_},
         b.Attr(), m.engine);
-    Forward& f = forwards_[n];
+    Forward& f = forwards_[b.net_id()];
     f.pd = train_pd;
     f.in_bf16 = in.bf16;
+    f.src = in.memory;
     const dnnl::memory dst = b.Alloc(Key("dst"), train_pd.dst_desc());
     f.dst = dst;
-    if (max_) {
+    f.custom = max_ && CustomShape(src, train_pd.dst_desc(), &f.shape);
+    if (f.custom) {
+      f.workspace = b.Alloc(Key("argmax"), WithDataType(train_pd.dst_desc(), DataType::u8));
+      const PoolShape shape = f.shape;
+      const float* src_data = static_cast<const float*>(in.memory.get_data_handle());
+      float* dst_data = static_cast<float*>(dst.get_data_handle());
+      uint8_t* argmax = static_cast<uint8_t*>(f.workspace.get_data_handle());
+      b.AddCustom(StepList::kForwardTraining, Step("fwd"),
+                  [=] { MaxPoolForward(shape, src_data, dst_data, argmax); });
+      b.AddCustom(StepList::kForwardInference, Step("fwd"),
+                  [=] { MaxPoolForward(shape, src_data, dst_data, nullptr); });
+    } else if (max_) {
       f.workspace = b.Alloc(Key("workspace"), train_pd.workspace_desc());
       b.Add(StepList::kForwardTraining, Step("fwd"), dnnl::pooling_forward(train_pd),
             {{DNNL_ARG_SRC, in.memory}, {DNNL_ARG_DST, dst}, {DNNL_ARG_WORKSPACE, f.workspace}},
@@ -84,17 +101,33 @@ class PoolOp final : public Op {
   Tensor BuildBackward(NetBuilder& b, const Tensor& diff_out, bool need_diff_in) override {
     if (!need_diff_in) return {};
     ModelContext& m = b.model();
-    const int n = b.batch();
-    Forward& f = forwards_.at(n);
+    Forward& f = forwards_.at(b.net_id());
     const Tensor diff =
         DiffInInputType(b, diff_out, f.in_bf16, Key("diff_dst_bf16"), Step("diff_dst to bf16"));
     dnnl::memory diff_dst_in = diff.memory;
-    if (activation_before_ != Activation::kLinear) {
+    const bool fold_relu = f.custom && activation_before_ == Activation::kRelu;
+    if (activation_before_ != Activation::kLinear && !fold_relu) {
       diff_dst_in = b.Reordered(StepList::kBackward, diff_dst_in, f.dst.get_desc(),
                                 Key("diff_dst_activation"), Step("reorder diff_dst"));
       AddActivationBackward(b, activation_before_, f.dst, diff_dst_in, diff_dst_in,
                             Step(std::string(ActivationName(activation_before_)) + " bwd"));
       b.RoundIfEmulated(StepList::kBackward, {diff_dst_in, diff.bf16}, Step("round diff_dst"));
+    }
+    if (f.custom) {
+      const dnnl::memory diff_dst = b.Reordered(StepList::kBackward, diff_dst_in,
+                                                f.dst.get_desc(), Key("diff_dst"),
+                                                Step("reorder diff_dst"));
+      const dnnl::memory diff_src = b.Alloc(Key("diff_src"), f.src.get_desc());
+      const PoolShape shape = f.shape;
+      const uint8_t* argmax = static_cast<const uint8_t*>(f.workspace.get_data_handle());
+      const float* diff_dst_data = static_cast<const float*>(diff_dst.get_data_handle());
+      const float* relu_dst =
+          fold_relu ? static_cast<const float*>(f.dst.get_data_handle()) : nullptr;
+      float* diff_src_data = static_cast<float*>(diff_src.get_data_handle());
+      b.AddCustom(StepList::kBackward, Step("bwd"), [=] {
+        MaxPoolBackward(shape, argmax, diff_dst_data, relu_dst, diff_src_data);
+      });
+      return {diff_src, f.in_bf16};
     }
     const MemoryDesc src = f.pd.src_desc();
     const dnnl::pooling_backward::desc desc(
@@ -118,8 +151,11 @@ class PoolOp final : public Op {
  private:
   struct Forward {
     dnnl::pooling_forward::primitive_desc pd;
+    dnnl::memory src;
     dnnl::memory dst;
-    dnnl::memory workspace;
+    dnnl::memory workspace;  // oneDNN's, or the custom kernels' argmax positions
+    bool custom = false;
+    PoolShape shape;
     bool in_bf16 = false;
   };
 
@@ -127,6 +163,40 @@ class PoolOp final : public Op {
     // Keras' AveragePooling2D with 'same' padding divides by the window's elements inside the
     // image; with 'valid' padding no window reaches outside, so both algorithms agree.
     return max_ ? dnnl::algorithm::pooling_max : dnnl::algorithm::pooling_avg_exclude_padding;
+  }
+
+  // The custom kernels' shape, when src and dst are f32 in the same channel blocking with the
+  // channel lanes innermost (nChw8c, nChw16c, or plain NCHW).
+  bool CustomShape(const MemoryDesc& src, const MemoryDesc& dst, PoolShape* shape) const {
+    ChannelLayout in, out;
+    if (src.data_type() != DataType::f32 || src.data.ndims != 4 ||
+        !ChannelLayoutOf(src, &in) || !ChannelLayoutOf(dst, &out) || in.block != out.block ||
+        kernel_[0] * kernel_[1] > 255) {
+      return false;
+    }
+    const memory::dims in_dims = src.dims();
+    const int64_t in_pixels = in_dims[2] * in_dims[3];
+    const int64_t out_pixels = int64_t{out_[1]} * out_[2];
+    if (in.pixel_stride != in.block || out.pixel_stride != out.block ||
+        in.block_stride != in_pixels * in.block || out.block_stride != out_pixels * out.block) {
+      return false;
+    }
+    shape->batch = static_cast<int>(in_dims[0]);
+    shape->channels = static_cast<int>(in_dims[1]);
+    shape->in_h = static_cast<int>(in_dims[2]);
+    shape->in_w = static_cast<int>(in_dims[3]);
+    shape->out_h = static_cast<int>(out_[1]);
+    shape->out_w = static_cast<int>(out_[2]);
+    shape->window_h = static_cast<int>(kernel_[0]);
+    shape->window_w = static_cast<int>(kernel_[1]);
+    shape->stride_h = static_cast<int>(strides_[0]);
+    shape->stride_w = static_cast<int>(strides_[1]);
+    shape->pad_top = static_cast<int>(pad_before_[0]);
+    shape->pad_left = static_cast<int>(pad_before_[1]);
+    shape->block = in.block;
+    shape->src_batch_stride = in.batch_stride;
+    shape->dst_batch_stride = out.batch_stride;
+    return true;
   }
 
   bool max_;
@@ -170,7 +240,7 @@ class BatchNormOp final : public Op {
       moving_variance_ = AddParam(m, label() + "/moving_variance", {channels_}, false, 0,
                                   vector_desc, vector_desc, false);
     }
-    Forward& f = forwards_[n];
+    Forward& f = forwards_[b.net_id()];
     f.pd = train_pd;
     f.src = in.memory;
     f.in_bf16 = in.bf16;
@@ -217,7 +287,7 @@ class BatchNormOp final : public Op {
 
   Tensor BuildBackward(NetBuilder& b, const Tensor& diff_out, bool need_diff_in) override {
     ModelContext& m = b.model();
-    Forward& f = forwards_.at(b.batch());
+    Forward& f = forwards_.at(b.net_id());
     const Tensor diff =
         DiffInInputType(b, diff_out, f.in_bf16, Key("diff_dst_bf16"), Step("diff_dst to bf16"));
     const MemoryDesc data = f.src.get_desc();
@@ -236,8 +306,8 @@ class BatchNormOp final : public Op {
            {DNNL_ARG_SCALE, gamma_->compute},
            {DNNL_ARG_SHIFT, beta_->compute},
            {DNNL_ARG_DIFF_SRC, diff_src},
-           {DNNL_ARG_DIFF_SCALE, gamma_->grad},
-           {DNNL_ARG_DIFF_SHIFT, beta_->grad}},
+           {DNNL_ARG_DIFF_SCALE, b.GradOf(*gamma_)},
+           {DNNL_ARG_DIFF_SHIFT, b.GradOf(*beta_)}},
           pd.scratchpad_desc());
     if (!need_diff_in) return {};
     const Tensor diff_in{diff_src, f.in_bf16};
@@ -275,19 +345,21 @@ class DropoutOp final : public Op {
 
   Tensor BuildForward(NetBuilder& b, const Tensor& in) override {
     ModelContext& m = b.model();
-    const int n = b.batch();
     const MemoryDesc data = in.desc();
-    Forward& f = forwards_[n];
+    Forward& f = forwards_[b.net_id()];
     f.in_bf16 = in.bf16;
     f.data = data;
-    const dnnl::memory keep_canonical = b.Alloc(Key("keep"), PlainDesc(data.dims(), DataType::u8));
-    f.keep_canonical = static_cast<const uint8_t*>(keep_canonical.get_data_handle());
-    uint8_t* keep_data = static_cast<uint8_t*>(keep_canonical.get_data_handle());
-    const int64_t count = n * features_;
+    // The mask of the whole batch, drawn once in canonical order; a shard reads its slice.
+    const int64_t count = int64_t{b.shard().batch} * features_;
+    uint8_t* keep_data = static_cast<uint8_t*>(b.AllocWholeBatch(Key("keep"), count));
     const double rate = rate_;
     Xoshiro256* rng = &m.dropout_rng;
-    b.AddCustom(StepList::kForwardTraining, Step("draw mask"),
-                [rng, rate, count, keep_data] { DrawDropoutKeep(*rng, rate, count, keep_data); });
+    b.AddWholeBatchTrainingStep(Step("draw mask"), [rng, rate, count, keep_data] {
+      DrawDropoutKeep(*rng, rate, count, keep_data);
+    });
+    const dnnl::memory keep_canonical(PlainDesc(data.dims(), DataType::u8), m.engine,
+                                      keep_data + b.offset() * features_);
+    f.keep_canonical = keep_data + b.offset() * features_;
 
     const MemoryDesc plain = PlainDesc(data.dims(), data.data_type());
     f.fused = ChannelLayoutOf(data, &f.data_layout) &&
@@ -322,7 +394,7 @@ class DropoutOp final : public Op {
 
   Tensor BuildBackward(NetBuilder& b, const Tensor& diff_out, bool need_diff_in) override {
     if (!need_diff_in) return {};
-    Forward& f = forwards_.at(b.batch());
+    Forward& f = forwards_.at(b.net_id());
     const Tensor diff =
         DiffInInputType(b, diff_out, f.in_bf16, Key("diff_dst_bf16"), Step("diff_dst to bf16"));
     const dnnl::memory diff_dst =
@@ -418,7 +490,7 @@ class FlattenOp final : public Op {
     const MemoryDesc data = in.desc();
     if (keep_4d_ || data.data.ndims != 4) return in;
     const memory::dims dims = data.dims();
-    dims4_[b.batch()] = dims;
+    dims4_[b.net_id()] = dims;
     const dnnl::memory plain =
         b.Reordered(StepList::kForward, in.memory, PlainDesc(dims, data.data_type()), Key("dst"),
                     Step("reorder to plain"));
@@ -428,7 +500,7 @@ class FlattenOp final : public Op {
 
   Tensor BuildBackward(NetBuilder& b, const Tensor& diff_out, bool need_diff_in) override {
     if (!need_diff_in) return {};
-    auto it = dims4_.find(b.batch());
+    auto it = dims4_.find(b.net_id());
     if (it == dims4_.end()) return diff_out;
     const MemoryDesc data = diff_out.desc();
     const memory::dims flat = data.dims();
@@ -442,7 +514,7 @@ class FlattenOp final : public Op {
 
  private:
   bool keep_4d_;
-  std::map<int, memory::dims> dims4_;  // per batch size, when reordered
+  std::map<int, memory::dims> dims4_;  // per net, when reordered
 };
 
 // An element-wise activation of its own (an Activation layer, or the unfused activation of the
@@ -460,7 +532,7 @@ class EltwiseOp final : public Op {
     dnnl::eltwise_forward::primitive_desc pd(
         {dnnl::prop_kind::forward_training, algorithm, in.desc(), alpha, 0.0f}, b.Attr(),
         b.model().engine);
-    Forward& f = forwards_[b.batch()];
+    Forward& f = forwards_[b.net_id()];
     f.dst = b.Alloc(Key("dst"), pd.dst_desc());
     f.in_bf16 = in.bf16;
     b.Add(StepList::kForward, Step("fwd"), dnnl::eltwise_forward(pd),
@@ -473,7 +545,7 @@ class EltwiseOp final : public Op {
   Tensor BuildBackward(NetBuilder& b, const Tensor& diff_out, bool need_diff_in) override {
     if (!need_diff_in) return {};
     if (activation_ == Activation::kLinear) return diff_out;
-    Forward& f = forwards_.at(b.batch());
+    Forward& f = forwards_.at(b.net_id());
     const Tensor diff =
         DiffInInputType(b, diff_out, f.in_bf16, Key("diff_dst_bf16"), Step("diff_dst to bf16"));
     const dnnl::memory diff_src = b.Reordered(StepList::kBackward, diff.memory, f.dst.get_desc(),
@@ -514,7 +586,7 @@ class SoftmaxOp final : public Op {
       pd = dnnl::softmax_forward::primitive_desc(
           {dnnl::prop_kind::forward_training, src.get_desc(), 1}, b.Attr(), m.engine);
     }
-    Forward& f = forwards_[b.batch()];
+    Forward& f = forwards_[b.net_id()];
     f.pd = pd;
     f.in_bf16 = in.bf16;
     f.dst = b.Alloc(Key("dst"), pd.dst_desc());
@@ -528,7 +600,7 @@ class SoftmaxOp final : public Op {
   Tensor BuildBackward(NetBuilder& b, const Tensor& diff_out, bool need_diff_in) override {
     if (!need_diff_in) return {};
     ModelContext& m = b.model();
-    Forward& f = forwards_.at(b.batch());
+    Forward& f = forwards_.at(b.net_id());
     const Tensor diff =
         DiffInInputType(b, diff_out, f.in_bf16, Key("diff_dst_bf16"), Step("diff_dst to bf16"));
     const MemoryDesc data = f.dst.get_desc();

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <variant>
 
 namespace labbook::nn::onednn {
 namespace {
@@ -79,7 +80,7 @@ Result<std::unique_ptr<OneDnnModel>> OneDnnModel::Create(const ModelSpec& spec,
                                                   Profiler::EnabledByEnvironment());
     std::unique_ptr<OneDnnModel> model(
         new OneDnnModel(spec, std::move(layers), max_batch, num_threads, std::move(context)));
-    model->NetFor(max_batch);
+    model->NetsFor(max_batch);
     return model;
   } catch (const dnnl::error& e) {
     return Internal(std::string("onednn: cannot build the model's primitives: ") + e.what());
@@ -105,19 +106,64 @@ OneDnnModel::~OneDnnModel() {
   }
 }
 
-Net& OneDnnModel::NetFor(int n) {
-  auto it = nets_.find(n);
-  if (it != nets_.end()) return *it->second;
-  auto net = std::make_unique<Net>();
-  net->batch = n;
-  Build(*net, nets_.empty());
-  return *nets_.emplace(n, std::move(net)).first->second;
+int OneDnnModel::ShardCount(int n) const {
+  if (num_threads_ < 2 || n < num_threads_) return 1;
+  // BatchNormalization's statistics span the whole batch.
+  for (const LayerSpec& layer : spec_.layers) {
+    if (std::holds_alternative<BatchNormSpec>(layer)) return 1;
+  }
+  return num_threads_;
 }
 
-void OneDnnModel::Build(Net& net, bool first_build) {
+OneDnnModel::BatchNets& OneDnnModel::NetsFor(int n) {
+  auto it = nets_.find(n);
+  if (it != nets_.end()) return *it->second;
+  auto nets = std::make_unique<BatchNets>();
+  const int shards = ShardCount(n);
+  const bool first_build = nets_.empty();
+  while (static_cast<int>(streams_.size()) < shards) streams_.emplace_back(context_->engine);
+  // Shard primitives run single-threaded (each inside its own thread of the parallel region), so
+  // they are created for one thread: oneDNN sizes its work split and scratchpads at creation.
+  if (shards > 1) omp_set_num_threads(1);
+  for (int s = 0; s < shards; ++s) {
+    auto net = std::make_unique<Net>();
+    net->id = next_net_id_++;
+    net->offset = static_cast<int>(int64_t{n} * s / shards);
+    net->batch = static_cast<int>(int64_t{n} * (s + 1) / shards) - net->offset;
+    Build(*net, first_build && s == 0, {s, shards, n, &nets->whole_batch_training}, *nets);
+    nets->shards.push_back(std::move(net));
+  }
+  omp_set_num_threads(num_threads_);
+  if (shards > 1) {
+    // The shards' gradients, added in shard order.
+    for (const auto& param : context_->params) {
+      if (!param->trainable) continue;
+      Step step;
+      step.profile_slot = context_->profiler.Slot("sum shard gradients");
+      float* sum = param->grad_data();
+      std::vector<const float*> parts;
+      for (const dnnl::memory& g : param->shard_grads) {
+        parts.push_back(static_cast<const float*>(g.get_data_handle()));
+      }
+      const int64_t size = param->physical_size();
+      step.custom = [sum, parts, size] {
+        for (int64_t i = 0; i < size; ++i) {
+          float total = parts[0][i];
+          for (size_t s = 1; s < parts.size(); ++s) total += parts[s][i];
+          sum[i] = total;
+        }
+      };
+      nets->sum_gradients.push_back(std::move(step));
+    }
+  }
+  return *nets_.emplace(n, std::move(nets)).first->second;
+}
+
+void OneDnnModel::Build(Net& net, bool first_build, const ShardInfo& shard, BatchNets& nets) {
   ModelContext& m = *context_;
-  NetBuilder b(m, net, first_build);
+  NetBuilder b(m, net, first_build, shard);
   const int n = net.batch;
+  const bool sharded = shard.count > 1;
 
   // The input edge: the caller's NCHW floats, copied (and converted to the compute type), since
   // the first layer's backward reads them after the caller may have reused its buffer.
@@ -137,17 +183,35 @@ void OneDnnModel::Build(Net& net, bool first_build) {
   }
   const Tensor output = x;
   const Tensor pre_activation = last_activation_ ? inputs.back() : output;
-  net.output = PlainOutput(b, output, "output", "output reorder");
-  net.pre_activation =
-      last_activation_ ? PlainOutput(b, pre_activation, "pre_activation", "pre-activation reorder")
-                       : net.output;
+  const memory::dims out_dims = output.desc().dims();
+  const int64_t k = output_size();
+  if (sharded) {
+    // Each shard writes its rows of the caller's (n, K) output.
+    float* whole = static_cast<float*>(b.AllocWholeBatch("output", shard.batch * k * 4));
+    AddReorder(b, StepList::kForward, output.memory,
+               dnnl::memory(PlainDesc(out_dims), m.engine, whole + net.offset * k),
+               "output reorder");
+    nets.output = whole;
+    nets.pre_activation = whole;
+    if (last_activation_) {
+      float* pre = static_cast<float*>(b.AllocWholeBatch("pre_activation", shard.batch * k * 4));
+      AddReorder(b, StepList::kForward, pre_activation.memory,
+                 dnnl::memory(PlainDesc(out_dims), m.engine, pre + net.offset * k),
+                 "pre-activation reorder");
+      nets.pre_activation = pre;
+    }
+  } else {
+    nets.output = PlainOutput(b, output, "output", "output reorder");
+    nets.pre_activation = last_activation_ ? PlainOutput(b, pre_activation, "pre_activation",
+                                                         "pre-activation reorder")
+                                           : nets.output;
+  }
 
   // The gradient edge and the backward, from the last op down to the first with parameters.
   std::vector<bool> params_before(ops_.size() + 1, false);
   for (size_t i = 0; i < ops_.size(); ++i) {
     params_before[i + 1] = params_before[i] || ops_[i]->has_trainable_params();
   }
-  const memory::dims out_dims = output.desc().dims();
   net.user_grad = dnnl::memory(PlainDesc(out_dims), m.engine, DNNL_MEMORY_NONE);
   const Tensor grad{b.Alloc("grad", WithDataType(output.desc(), DataType::f32)), false};
   b.set_backward_target(&net.backward_from_output);
@@ -173,41 +237,69 @@ void OneDnnModel::Build(Net& net, bool first_build) {
   b.Finish();
 }
 
+void OneDnnModel::RunShards(BatchNets& nets, std::vector<Step> Net::*first,
+                            std::vector<Step> Net::*second) {
+  const int count = static_cast<int>(nets.shards.size());
+  auto run = [&](int s) {
+    Net& net = *nets.shards[s];
+    RunSteps(*context_, net.*first, streams_[s], s == 0);
+    if (second != nullptr) RunSteps(*context_, net.*second, streams_[s], s == 0);
+  };
+  if (count == 1) {
+    run(0);
+    return;
+  }
+#pragma omp parallel num_threads(count)
+  {
+    // Fewer threads than shards (a nested or limited runtime) still run every shard.
+    for (int s = omp_get_thread_num(); s < count; s += omp_get_num_threads()) run(s);
+  }
+}
+
 const float* OneDnnModel::Forward(const float* input, int n, bool training) {
   if (n < 1 || n > max_batch_) {
     std::fprintf(stderr, "onednn: Forward with %d samples, outside 1..%d\n", n, max_batch_);
     std::abort();
   }
   omp_set_num_threads(num_threads_);
-  Net* net = nullptr;
+  BatchNets* nets = nullptr;
   try {
-    net = &NetFor(n);
+    nets = &NetsFor(n);
   } catch (const dnnl::error& e) {
     std::fprintf(stderr, "onednn: cannot build the primitives for %d samples: %s\n", n, e.what());
     std::abort();
   }
   if (context_->bf16) RefreshComputeCopies(*context_);
-  net->user_input.set_data_handle(const_cast<float*>(input));
-  RunSteps(*context_, training ? net->forward_training : net->forward_inference);
-  last_net_ = net;
+  const int64_t sample = spec_.input.size();
+  for (const auto& net : nets->shards) {
+    net->user_input.set_data_handle(const_cast<float*>(input) + net->offset * sample);
+  }
+  if (training) RunSteps(*context_, nets->whole_batch_training, context_->stream, true);
+  RunShards(*nets, training ? &Net::forward_training : &Net::forward_inference, nullptr);
+  last_nets_ = nets;
   last_training_ = training;
-  return net->output;
+  return nets->output;
 }
 
 const float* OneDnnModel::LastPreActivation() const {
-  return last_net_ == nullptr ? nullptr : last_net_->pre_activation;
+  return last_nets_ == nullptr ? nullptr : last_nets_->pre_activation;
 }
 
 void OneDnnModel::Backward(const float* grad, GradientOf of) {
-  if (last_net_ == nullptr || !last_training_) {
+  if (last_nets_ == nullptr || !last_training_) {
     std::fprintf(stderr, "onednn: Backward without a preceding Forward(training=true)\n");
     std::abort();
   }
   omp_set_num_threads(num_threads_);
-  last_net_->user_grad.set_data_handle(const_cast<float*>(grad));
-  RunSteps(*context_, of == GradientOf::kOutput ? last_net_->backward_from_output
-                                                : last_net_->backward_from_pre_activation);
-  RunSteps(*context_, last_net_->backward);
+  const int64_t k = output_size();
+  for (const auto& net : last_nets_->shards) {
+    net->user_grad.set_data_handle(const_cast<float*>(grad) + net->offset * k);
+  }
+  RunShards(*last_nets_,
+            of == GradientOf::kOutput ? &Net::backward_from_output
+                                      : &Net::backward_from_pre_activation,
+            &Net::backward);
+  RunSteps(*context_, last_nets_->sum_gradients, context_->stream, true);
 }
 
 std::vector<ParamView> OneDnnModel::Parameters() {

@@ -5,6 +5,14 @@
 // n, sharing buffers and parameters with the first. Activations stay in the primitives' blocked
 // layouts between layers; only the input (NCHW) and the (n, K) output and gradient are reordered.
 //
+// With several threads, a batch is split into one shard per thread: each thread runs its slice
+// through its own single-threaded primitives and buffers, and the shards meet only to draw the
+// dropout masks (of the whole batch, in canonical order) and to add their weight gradients (in
+// shard order). Compared with running every primitive on all threads, the threads never wait for
+// each other between layers, which on a shared machine is where the time goes. Results depend on
+// the thread count (the split and the order of the sums), and are deterministic for a given one.
+// Models with BatchNormalization, whose statistics span the batch, are not split.
+//
 // Backward differentiates the last Forward, which must have run with training = true. A
 // primitive that cannot be created for a new batch size inside Forward is a bug (every layout
 // the max_batch build chose is accepted for smaller batches on the CPUs tested); it aborts with
@@ -55,10 +63,23 @@ class OneDnnModel final : public CompiledModel {
   std::string ProfileReport() const { return context_->profiler.Report(); }
 
  private:
+  // The nets of one batch size: one, or one per shard.
+  struct BatchNets {
+    std::vector<std::unique_ptr<Net>> shards;
+    std::vector<Step> whole_batch_training;  // before the shards' training forward
+    std::vector<Step> sum_gradients;         // after the shards' backward
+    const float* output = nullptr;           // (n, K)
+    const float* pre_activation = nullptr;   // (n, K)
+  };
+
   OneDnnModel(const ModelSpec& spec, std::vector<LayerInfo> layers, int max_batch, int num_threads,
               std::unique_ptr<ModelContext> context);
-  Net& NetFor(int n);
-  void Build(Net& net, bool first_build);
+  int ShardCount(int n) const;
+  BatchNets& NetsFor(int n);
+  void Build(Net& net, bool first_build, const ShardInfo& shard, BatchNets& nets);
+  // Runs the step lists `first` then `second` (may be null) of every shard, in parallel.
+  void RunShards(BatchNets& nets, std::vector<Step> Net::*first, std::vector<Step> Net::*second);
+  int64_t output_size() const { return layers_.back().output.size(); }
   std::vector<NamedTensor> ExportCanonical(bool gradients) const;
 
   ModelSpec spec_;
@@ -68,8 +89,10 @@ class OneDnnModel final : public CompiledModel {
   std::unique_ptr<ModelContext> context_;
   std::vector<std::unique_ptr<Op>> ops_;
   bool last_activation_ = false;
-  std::map<int, std::unique_ptr<Net>> nets_;
-  Net* last_net_ = nullptr;
+  std::map<int, std::unique_ptr<BatchNets>> nets_;
+  std::vector<dnnl::stream> streams_;  // one per shard
+  int next_net_id_ = 0;
+  BatchNets* last_nets_ = nullptr;
   bool last_training_ = false;
 };
 

@@ -9,6 +9,16 @@
 
 namespace labbook::nn::onednn {
 
+namespace {
+
+dnnl::memory ZeroedMemory(const MemoryDesc& desc, const dnnl::engine& engine) {
+  dnnl::memory memory(desc, engine);
+  std::memset(memory.get_data_handle(), 0, desc.get_size());
+  return memory;
+}
+
+}  // namespace
+
 void BufferPool::Free::operator()(void* p) const { std::free(p); }
 
 void* BufferPool::Get(const std::string& key, size_t bytes) {
@@ -39,7 +49,33 @@ dnnl::primitive_attr NetBuilder::Attr(const dnnl::post_ops& post_ops) const {
 }
 
 dnnl::memory NetBuilder::Alloc(const std::string& key, const MemoryDesc& desc) {
-  return dnnl::memory(desc, model_.engine, model_.pool.Get(key, desc.get_size()));
+  const std::string shard_key =
+      sharded() ? "shard" + std::to_string(shard_.index) + "/" + key : key;
+  return dnnl::memory(desc, model_.engine, model_.pool.Get(shard_key, desc.get_size()));
+}
+
+const dnnl::memory& NetBuilder::GradOf(Param& param) {
+  if (!sharded()) return param.grad;
+  while (static_cast<int>(param.shard_grads.size()) < shard_.count) {
+    param.shard_grads.push_back(ZeroedMemory(param.grad.get_desc(), model_.engine));
+  }
+  return param.shard_grads[shard_.index];
+}
+
+void* NetBuilder::AllocWholeBatch(const std::string& key, size_t bytes) {
+  return model_.pool.Get(key, bytes);
+}
+
+void NetBuilder::AddWholeBatchTrainingStep(const std::string& label, std::function<void()> body) {
+  if (!sharded()) {
+    AddCustom(StepList::kForwardTraining, label, std::move(body));
+    return;
+  }
+  if (shard_.index != 0) return;
+  Step step;
+  step.profile_slot = model_.profiler.Slot(label);
+  step.custom = std::move(body);
+  shard_.whole_batch_steps->push_back(std::move(step));
 }
 
 void NetBuilder::Add(StepList list, const std::string& label, const dnnl::primitive& primitive,
@@ -134,16 +170,6 @@ void NetBuilder::Finish() {
   }
 }
 
-namespace {
-
-dnnl::memory ZeroedMemory(const MemoryDesc& desc, const dnnl::engine& engine) {
-  dnnl::memory memory(desc, engine);
-  std::memset(memory.get_data_handle(), 0, desc.get_size());
-  return memory;
-}
-
-}  // namespace
-
 Param* AddParam(ModelContext& model, std::string name, std::vector<int64_t> dims, bool trainable,
                 double l2, const MemoryDesc& canonical, const MemoryDesc& layout,
                 bool bf16_compute) {
@@ -182,24 +208,24 @@ void RefreshComputeCopies(ModelContext& model) {
   model.stream.wait();
 }
 
-void RunSteps(ModelContext& model, std::vector<Step>& steps) {
-  const bool timed = model.profiler.enabled();
+void RunSteps(ModelContext& model, std::vector<Step>& steps, dnnl::stream& stream, bool record) {
+  const bool timed = record && model.profiler.enabled();
   for (Step& step : steps) {
     std::chrono::steady_clock::time_point start;
     if (timed) start = std::chrono::steady_clock::now();
     if (step.custom) {
       step.custom();
     } else {
-      step.primitive.execute(model.stream, step.args);
+      step.primitive.execute(stream, step.args);
     }
     if (timed) {
-      model.stream.wait();
+      stream.wait();
       model.profiler.Add(
           step.profile_slot,
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
   }
-  model.stream.wait();
+  stream.wait();
 }
 
 MemoryDesc WithDataType(const MemoryDesc& desc, DataType type) {

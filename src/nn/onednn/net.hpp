@@ -46,6 +46,8 @@ struct Param {
   dnnl::memory compute;
   bool separate_compute = false;
   dnnl::reorder to_compute;  // native bf16: value -> compute
+  // Sharded nets: each shard's gradient, summed into `grad` after the shards' backward.
+  std::vector<dnnl::memory> shard_grads;
 
   float* value_data() const { return static_cast<float*>(value.get_data_handle()); }
   float* grad_data() const { return grad ? static_cast<float*>(grad.get_data_handle()) : nullptr; }
@@ -105,9 +107,12 @@ struct ModelContext {
   }
 };
 
-// The primitives and buffers for one batch size.
+// The primitives and buffers for one batch size, or for one shard of it: a slice of the batch
+// that one thread runs on its own (see OneDnnModel).
 struct Net {
-  int batch = 0;
+  int id = 0;      // unique in the model: ops keep their per-net state under it
+  int batch = 0;   // samples in this net (the shard's slice when sharded)
+  int offset = 0;  // the first sample of the slice
   dnnl::memory user_input;  // (n, C, H, W) f32 plain on the caller's pointer, set per call
   dnnl::memory user_grad;   // (n, K) f32 plain on the caller's pointer, set per call
   std::vector<Step> forward_training;
@@ -125,15 +130,33 @@ struct Net {
 
 enum class StepList { kForward, kForwardTraining, kForwardInference, kBackward };
 
+// Where a net sits in its batch of `batch` samples: alone (count 1), or shard `index` of
+// `count`.
+struct ShardInfo {
+  int index = 0;
+  int count = 1;
+  int batch = 0;
+  // Steps over the whole batch that run before the shards' forward (dropout masks, drawn in
+  // layer order from the one stream); null when not sharded.
+  std::vector<Step>* whole_batch_steps = nullptr;
+};
+
 // Appends steps to one Net. Ops call it to allocate buffers and to add primitives; the model
 // calls Finish once every op is built.
 class NetBuilder {
  public:
-  NetBuilder(ModelContext& model, Net& net, bool first_build)
-      : model_(model), net_(net), first_build_(first_build) {}
+  NetBuilder(ModelContext& model, Net& net, bool first_build, ShardInfo shard)
+      : model_(model), net_(net), first_build_(first_build), shard_(shard) {}
 
   ModelContext& model() { return model_; }
+  int net_id() const { return net_.id; }
   int batch() const { return net_.batch; }
+  const ShardInfo& shard() const { return shard_; }
+  bool sharded() const { return shard_.count > 1; }
+  int offset() const { return net_.offset; }
+  // The buffer the op's backward writes `param`'s gradient to: the parameter's own, or this
+  // shard's.
+  const dnnl::memory& GradOf(Param& param);
   // True while building the max_batch net, which chooses the parameters' layouts.
   bool first_build() const { return first_build_; }
   // Where backward steps go: the first, when the last activation is built, are for
@@ -144,8 +167,14 @@ class NetBuilder {
   dnnl::primitive_attr Attr() const;
   dnnl::primitive_attr Attr(const dnnl::post_ops& post_ops) const;
 
-  // A memory of `desc` on the pool buffer `key` (key names the op and the role: "conv2d/dst").
+  // A memory of `desc` on the pool buffer `key` (key names the op and the role: "conv2d/dst"),
+  // private to the shard: shards run at the same time.
   dnnl::memory Alloc(const std::string& key, const MemoryDesc& desc);
+  // A buffer shared by all shards of the batch (each uses its own slice).
+  void* AllocWholeBatch(const std::string& key, size_t bytes);
+  // Appends a step over the whole batch: before the shards when sharded, else to the training
+  // forward.
+  void AddWholeBatchTrainingStep(const std::string& label, std::function<void()> body);
 
   void Add(StepList list, const std::string& label, const dnnl::primitive& primitive,
            std::unordered_map<int, dnnl::memory> args, const MemoryDesc& scratchpad_desc);
@@ -170,6 +199,7 @@ class NetBuilder {
   ModelContext& model_;
   Net& net_;
   bool first_build_;
+  ShardInfo shard_;
   std::vector<Step>* backward_target_ = nullptr;
 };
 
@@ -182,8 +212,9 @@ Param* AddParam(ModelContext& model, std::string name, std::vector<int64_t> dims
 // Brings every separate compute copy up to date with its value (after an optimizer step).
 void RefreshComputeCopies(ModelContext& model);
 
-// Runs `steps` on the model's stream, timing each one when profiling.
-void RunSteps(ModelContext& model, std::vector<Step>& steps);
+// Runs `steps` on `stream`, timing each one in the model's profiler when `record` (one thread
+// records: the profiler is not thread-safe).
+void RunSteps(ModelContext& model, std::vector<Step>& steps, dnnl::stream& stream, bool record);
 
 // A memory descriptor of the same layout as `desc` with another data type (strides count
 // elements, so they carry over).

@@ -172,7 +172,7 @@ class WeightedOp final : public Op {
       }
     }
 
-    Forward& f = forwards_[n];
+    Forward& f = forwards_[b.net_id()];
     f.pd = pd;
     f.in_bf16 = in.bf16;
     f.src =
@@ -192,8 +192,7 @@ class WeightedOp final : public Op {
 
   Tensor BuildBackward(NetBuilder& b, const Tensor& diff_out, bool need_diff_in) override {
     ModelContext& m = b.model();
-    const int n = b.batch();
-    Forward& f = forwards_.at(n);
+    Forward& f = forwards_.at(b.net_id());
     const DataType compute_type = m.StorageType(m.bf16);
     const Tensor diff = b.InComputeType(StepList::kBackward, diff_out, Key("diff_dst_bf16"),
                                         Step("diff_dst to bf16"));
@@ -226,28 +225,29 @@ class WeightedOp final : public Op {
                                                      diff_bias_desc, Any(dst_dims, compute_type)),
                            b.Attr(), m.engine, f.pd);
         },
-        Any(kernel_dims, DataType::f32), kernel_->grad.get_desc(),
+        Any(kernel_dims, DataType::f32), b.GradOf(*kernel_).get_desc(),
         [](const WeightsPd& pd) { return pd.diff_weights_desc(); });
     const dnnl::memory src = b.Reordered(StepList::kBackward, f.src, weights_pd.src_desc(),
                                          Key("bwd_src"), Step("reorder bwd src"));
     const dnnl::memory weights_diff_dst =
         b.Reordered(StepList::kBackward, diff_dst, weights_pd.diff_dst_desc(),
                     Key("bwd_weights_diff_dst"), Step("reorder diff_dst"));
-    const bool grad_in_place = weights_pd.diff_weights_desc() == kernel_->grad.get_desc();
+    const dnnl::memory& kernel_grad = b.GradOf(*kernel_);
+    const bool grad_in_place = weights_pd.diff_weights_desc() == kernel_grad.get_desc();
     const dnnl::memory diff_weights =
-        grad_in_place ? kernel_->grad
+        grad_in_place ? kernel_grad
                       : b.Alloc(Key("diff_weights"), weights_pd.diff_weights_desc());
     std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, src},
                                                   {DNNL_ARG_DIFF_DST, weights_diff_dst},
                                                   {DNNL_ARG_DIFF_WEIGHTS, diff_weights}};
-    if (bias_ != nullptr) args[DNNL_ARG_DIFF_BIAS] = bias_->grad;
+    if (bias_ != nullptr) args[DNNL_ARG_DIFF_BIAS] = b.GradOf(*bias_);
     b.Add(StepList::kBackward, Step("bwd_weights"), typename Kind::BackwardWeights(weights_pd),
           std::move(args), weights_pd.scratchpad_desc());
     if (!grad_in_place) {
       dnnl::reorder::primitive_desc to_grad(m.engine, diff_weights.get_desc(), m.engine,
-                                            kernel_->grad.get_desc(), b.Attr());
+                                            kernel_grad.get_desc(), b.Attr());
       b.Add(StepList::kBackward, Step("reorder diff_weights"), dnnl::reorder(to_grad),
-            {{DNNL_ARG_FROM, diff_weights}, {DNNL_ARG_TO, kernel_->grad}},
+            {{DNNL_ARG_FROM, diff_weights}, {DNNL_ARG_TO, kernel_grad}},
             to_grad.scratchpad_desc());
     }
     return need_diff_in ? AddBackwardData(b, f, diff_dst) : Tensor{};
@@ -332,7 +332,7 @@ class WeightedOp final : public Op {
       return false;
     }
     // Where each canonical (k, c, r, s) goes in the kernel's layout.
-    const MemoryDesc grad_desc = kernel_->grad.get_desc();
+    const MemoryDesc grad_desc = b.GradOf(*kernel_).get_desc();
     auto offsets = std::make_shared<std::vector<int64_t>>();
     for (int64_t k = 0; k < kernel_dims_[0]; ++k) {
       for (int64_t c = 0; c < kernel_dims_[1]; ++c) {
@@ -347,8 +347,9 @@ class WeightedOp final : public Op {
         std::make_shared<std::vector<float>>(SmallConvPartialsSize(shape) + offsets->size());
     const float* src_data = static_cast<const float*>(f.src.get_data_handle());
     const float* diff_dst_data = static_cast<const float*>(diff_dst.get_data_handle());
-    float* grad = kernel_->grad_data();
-    float* bias_grad = bias_ != nullptr ? bias_->grad_data() : nullptr;
+    float* grad = static_cast<float*>(b.GradOf(*kernel_).get_data_handle());
+    float* bias_grad =
+        bias_ != nullptr ? static_cast<float*>(b.GradOf(*bias_).get_data_handle()) : nullptr;
     b.AddCustom(StepList::kBackward, Step("bwd_weights"), [=] {
       float* partials = scratch->data();
       float* canonical = partials + SmallConvPartialsSize(shape);
