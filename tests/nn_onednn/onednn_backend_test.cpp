@@ -258,6 +258,28 @@ TEST(NnOneDnnTest, DenseMatchesReference) {
   }
 }
 
+TEST(NnOneDnnTest, FusedFirstConvolutionAndPoolingMatchReference) {
+  // A first Conv2D with few channels and the max pooling behind it run as one op; cover its
+  // kernel sizes, strides, padding, cut windows, filters past a block, and no activation.
+  Conv2DSpec strided = Conv(10, 3, Activation::kLinear, 2, Padding::kSame);
+  strided.use_bias = false;
+  const std::vector<std::pair<std::string, ModelSpec>> models = {
+      {"3x3 relu", Image(1, 12, 12, {Conv(8, 3, Activation::kRelu), Pool(true, 2, 2), Conv(3, 1)})},
+      {"strided same linear", Image(3, 9, 7, {strided, Pool(true, 2, 2), Conv(4, 1)})},
+      {"5x5 cut windows", Image(2, 11, 13,
+                                {Conv(20, 5, Activation::kRelu, 1, Padding::kSame),
+                                 Pool(true, 2, 2, Padding::kSame), FlattenSpec{}, Dense(3)})},
+      {"1x1 3x3 windows", Image(4, 9, 9,
+                                {Conv(16, 1, Activation::kRelu), Pool(true, 3, 3), FlattenSpec{},
+                                 Dense(3, Activation::kSoftmax)})},
+      {"pooling last", Image(1, 6, 6, {Conv(9, 2, Activation::kRelu), Pool(true, 2, 2)})},
+  };
+  for (const auto& [what, spec] : models) {
+    BackendPair pair(spec, 5);
+    pair.CheckAll(5, what);
+  }
+}
+
 TEST(NnOneDnnTest, BatchNormalizationMatchesReference) {
   // The layers in front of BatchNormalization have no bias: its gradient is zero up to rounding
   // noise, which no relative tolerance can compare.

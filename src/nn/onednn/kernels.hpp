@@ -55,6 +55,34 @@ void MaxPoolForward(const PoolShape& shape, const float* src, float* dst, uint8_
 void MaxPoolBackward(const PoolShape& shape, const uint8_t* argmax, const float* diff_dst,
                      const float* relu_dst, float* diff_src);
 
+// A first-layer Conv2D (few input channels, plain f32 input, ReLU or no activation) fused with the
+// max pooling behind it, whose windows do not overlap (stride = window, no padding before): the
+// convolution's output, the largest tensor of such models, never goes to memory. Forward writes
+// the pooled output and the argmax positions; the weight gradient recomputes each window's
+// routing from them. The kernel size must be one ConvPoolSupported accepts.
+struct ConvPoolShape {
+  int batch = 0, channels = 0, in_h = 0, in_w = 0;  // src (N,C,H,W) plain
+  int filters = 0, kernel_h = 0, kernel_w = 0;      // weights (K,C,R,S) canonical
+  int stride_h = 1, stride_w = 1, pad_top = 0, pad_left = 0;
+  int conv_h = 0, conv_w = 0;      // the convolution's output size
+  int window_h = 0, window_w = 0;  // the pooling window, also its stride
+  int out_h = 0, out_w = 0;        // the pooled size (windows past the conv output are cut)
+  bool relu = false;
+  ChannelLayout dst;  // blocked by 8 or 16 channels with the lanes innermost
+};
+bool ConvPoolSupported(int kernel_h, int kernel_w);
+int64_t ConvPoolScratchSize(const ConvPoolShape& shape);
+// dst (N,K,P,Q) pooled, argmax (laid out like dst, window position i * window_w + j) or null.
+// bias (K) or null.
+void ConvPoolForward(const ConvPoolShape& shape, const float* src, const float* weights,
+                     const float* bias, float* dst, uint8_t* argmax, float* scratch);
+// From the pooled gradient diff_dst (and the pooled forward output dst, for the ReLU's
+// derivative): diff_weights (K,C,R,S) canonical and diff_bias (K) or null, summed over the batch
+// in fixed chunks added in order (independent of the thread count).
+void ConvPoolBackwardWeights(const ConvPoolShape& shape, const float* src, const uint8_t* argmax,
+                             const float* dst, const float* diff_dst, float* scratch,
+                             float* diff_weights, float* diff_bias);
+
 // A convolution's backward-weights for few input channels (the first layer's):
 // src (N,C,H,W) plain, diff_dst (N,K,P,Q) in blocks of `block` (8 or 16) filters with dense
 // strides -> diff_weights (K,C,R,S) canonical, diff_bias (K) or null. Stride and padding as

@@ -114,9 +114,8 @@ class PoolOp final : public Op {
       b.RoundIfEmulated(StepList::kBackward, {diff_dst_in, diff.bf16}, Step("round diff_dst"));
     }
     if (f.custom) {
-      const dnnl::memory diff_dst = b.Reordered(StepList::kBackward, diff_dst_in,
-                                                f.dst.get_desc(), Key("diff_dst"),
-                                                Step("reorder diff_dst"));
+      const dnnl::memory diff_dst = b.Reordered(StepList::kBackward, diff_dst_in, f.dst.get_desc(),
+                                                Key("diff_dst"), Step("reorder diff_dst"));
       const dnnl::memory diff_src = b.Alloc(Key("diff_src"), f.src.get_desc());
       const PoolShape shape = f.shape;
       const uint8_t* argmax = static_cast<const uint8_t*>(f.workspace.get_data_handle());
@@ -124,9 +123,8 @@ class PoolOp final : public Op {
       const float* relu_dst =
           fold_relu ? static_cast<const float*>(f.dst.get_data_handle()) : nullptr;
       float* diff_src_data = static_cast<float*>(diff_src.get_data_handle());
-      b.AddCustom(StepList::kBackward, Step("bwd"), [=] {
-        MaxPoolBackward(shape, argmax, diff_dst_data, relu_dst, diff_src_data);
-      });
+      b.AddCustom(StepList::kBackward, Step("bwd"),
+                  [=] { MaxPoolBackward(shape, argmax, diff_dst_data, relu_dst, diff_src_data); });
       return {diff_src, f.in_bf16};
     }
     const MemoryDesc src = f.pd.src_desc();
@@ -169,9 +167,8 @@ class PoolOp final : public Op {
   // channel lanes innermost (nChw8c, nChw16c, or plain NCHW).
   bool CustomShape(const MemoryDesc& src, const MemoryDesc& dst, PoolShape* shape) const {
     ChannelLayout in, out;
-    if (src.data_type() != DataType::f32 || src.data.ndims != 4 ||
-        !ChannelLayoutOf(src, &in) || !ChannelLayoutOf(dst, &out) || in.block != out.block ||
-        kernel_[0] * kernel_[1] > 255) {
+    if (src.data_type() != DataType::f32 || src.data.ndims != 4 || !ChannelLayoutOf(src, &in) ||
+        !ChannelLayoutOf(dst, &out) || in.block != out.block || kernel_[0] * kernel_[1] > 255) {
       return false;
     }
     const memory::dims in_dims = src.dims();
@@ -692,11 +689,21 @@ void AddActivationBackward(NetBuilder& b, Activation activation, const dnnl::mem
 }
 
 std::vector<std::unique_ptr<Op>> MakeOps(const ModelSpec& spec,
-                                         const std::vector<LayerInfo>& layers,
+                                         const std::vector<LayerInfo>& layers, bool native_bf16,
                                          bool* last_activation) {
   std::vector<std::unique_ptr<Op>> ops;
   *last_activation = false;
-  for (size_t i = 0; i < spec.layers.size(); ++i) {
+  size_t first = 0;
+  if (!native_bf16 && spec.layers.size() >= 2) {
+    const auto* conv = std::get_if<Conv2DSpec>(&spec.layers[0]);
+    const auto* pool = std::get_if<Pool2DSpec>(&spec.layers[1]);
+    if (conv != nullptr && pool != nullptr &&
+        CanFuseConvPool(*conv, spec.input, layers[0], *pool)) {
+      ops.push_back(MakeConvPoolOp(layers[0], *conv, layers[1], *pool, spec.input));
+      first = 2;
+    }
+  }
+  for (size_t i = first; i < spec.layers.size(); ++i) {
     const LayerInfo& info = layers[i];
     const SampleShape& in = i == 0 ? spec.input : layers[i - 1].output;
     const bool final_layer = i + 1 == spec.layers.size();

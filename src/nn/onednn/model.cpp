@@ -94,7 +94,7 @@ OneDnnModel::OneDnnModel(const ModelSpec& spec, std::vector<LayerInfo> layers, i
       max_batch_(max_batch),
       num_threads_(num_threads),
       context_(std::move(context)) {
-  ops_ = MakeOps(spec_, layers_, &last_activation_);
+  ops_ = MakeOps(spec_, layers_, context_->native_bf16, &last_activation_);
 }
 
 OneDnnModel::~OneDnnModel() {
@@ -120,7 +120,6 @@ OneDnnModel::BatchNets& OneDnnModel::NetsFor(int n) {
   if (it != nets_.end()) return *it->second;
   auto nets = std::make_unique<BatchNets>();
   const int shards = ShardCount(n);
-  const bool first_build = nets_.empty();
   while (static_cast<int>(streams_.size()) < shards) streams_.emplace_back(context_->engine);
   // Shard primitives run single-threaded (each inside its own thread of the parallel region), so
   // they are created for one thread: oneDNN sizes its work split and scratchpads at creation.
@@ -130,7 +129,7 @@ OneDnnModel::BatchNets& OneDnnModel::NetsFor(int n) {
     net->id = next_net_id_++;
     net->offset = static_cast<int>(int64_t{n} * s / shards);
     net->batch = static_cast<int>(int64_t{n} * (s + 1) / shards) - net->offset;
-    Build(*net, first_build && s == 0, {s, shards, n, &nets->whole_batch_training}, *nets);
+    Build(*net, {s, shards, n, &nets->whole_batch_training}, *nets);
     nets->shards.push_back(std::move(net));
   }
   omp_set_num_threads(num_threads_);
@@ -159,9 +158,9 @@ OneDnnModel::BatchNets& OneDnnModel::NetsFor(int n) {
   return *nets_.emplace(n, std::move(nets)).first->second;
 }
 
-void OneDnnModel::Build(Net& net, bool first_build, const ShardInfo& shard, BatchNets& nets) {
+void OneDnnModel::Build(Net& net, const ShardInfo& shard, BatchNets& nets) {
   ModelContext& m = *context_;
-  NetBuilder b(m, net, first_build, shard);
+  NetBuilder b(m, net, shard);
   const int n = net.batch;
   const bool sharded = shard.count > 1;
 
@@ -295,10 +294,10 @@ void OneDnnModel::Backward(const float* grad, GradientOf of) {
   for (const auto& net : last_nets_->shards) {
     net->user_grad.set_data_handle(const_cast<float*>(grad) + net->offset * k);
   }
-  RunShards(*last_nets_,
-            of == GradientOf::kOutput ? &Net::backward_from_output
-                                      : &Net::backward_from_pre_activation,
-            &Net::backward);
+  RunShards(
+      *last_nets_,
+      of == GradientOf::kOutput ? &Net::backward_from_output : &Net::backward_from_pre_activation,
+      &Net::backward);
   RunSteps(*context_, last_nets_->sum_gradients, context_->stream, true);
 }
 

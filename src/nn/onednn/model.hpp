@@ -13,10 +13,10 @@
 // the thread count (the split and the order of the sums), and are deterministic for a given one.
 // Models with BatchNormalization, whose statistics span the batch, are not split.
 //
-// Backward differentiates the last Forward, which must have run with training = true. A
-// primitive that cannot be created for a new batch size inside Forward is a bug (every layout
-// the max_batch build chose is accepted for smaller batches on the CPUs tested); it aborts with
-// oneDNN's message, since Forward has no error channel.
+// Backward differentiates the last Forward, which must have run with training = true; an
+// inference Forward in between is a misuse that aborts. Primitives for a new batch size are built
+// inside Forward, which has no error channel: if oneDNN refused one (it accepts any batch size
+// for shapes it accepted at Compile) Forward aborts with oneDNN's message.
 #pragma once
 
 #include <map>
@@ -57,10 +57,6 @@ class OneDnnModel final : public CompiledModel {
 
   // Whether bf16 runs on oneDNN's bf16 kernels (false: emulated with bf16-rounded f32 tensors).
   bool native_bf16() const { return context_->native_bf16; }
-  // Bytes of batch buffers held (activations, gradients, workspaces, scratchpad).
-  size_t buffer_bytes() const { return context_->pool.total_bytes(); }
-  // The per-step time table of LABBOOK_PROFILE=1 ("" when profiling is off or nothing ran).
-  std::string ProfileReport() const { return context_->profiler.Report(); }
 
  private:
   // The nets of one batch size: one, or one per shard.
@@ -76,7 +72,7 @@ class OneDnnModel final : public CompiledModel {
               std::unique_ptr<ModelContext> context);
   int ShardCount(int n) const;
   BatchNets& NetsFor(int n);
-  void Build(Net& net, bool first_build, const ShardInfo& shard, BatchNets& nets);
+  void Build(Net& net, const ShardInfo& shard, BatchNets& nets);
   // Runs the step lists `first` then `second` (may be null) of every shard, in parallel.
   void RunShards(BatchNets& nets, std::vector<Step> Net::*first, std::vector<Step> Net::*second);
   int64_t output_size() const { return layers_.back().output.size(); }

@@ -32,7 +32,6 @@ void* BufferPool::Get(const std::string& key, size_t bytes) {
   if (data == nullptr) throw std::bad_alloc();
   std::memset(data, 0, rounded);
   list.emplace_back(rounded, Buffer(data));
-  total_bytes_ += rounded;
   return data;
 }
 

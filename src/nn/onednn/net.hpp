@@ -56,14 +56,14 @@ struct Param {
   }
 };
 
-// Batch buffers shared by the nets of one model. Only one net runs at a time and no state
-// survives from one Forward/Backward pair to the next, so the net of the last partial batch
-// reuses the buffers of the max_batch net. A later, larger request under the same key gets a new
-// buffer; nets built earlier keep theirs.
+// Batch buffers shared by the nets of one model. Only one batch size runs at a time and no state
+// survives from one Forward/Backward pair to the next, so the nets of the last partial batch
+// reuse the buffers of the max_batch nets (shards, which run at the same time, use keys of their
+// own). A later, larger request under the same key gets a new buffer; nets built earlier keep
+// theirs.
 class BufferPool {
  public:
   void* Get(const std::string& key, size_t bytes);
-  size_t total_bytes() const { return total_bytes_; }
 
  private:
   struct Free {
@@ -71,7 +71,6 @@ class BufferPool {
   };
   using Buffer = std::unique_ptr<void, Free>;
   std::unordered_map<std::string, std::vector<std::pair<size_t, Buffer>>> buffers_;
-  size_t total_bytes_ = 0;
 };
 
 // One executable step: a primitive with its arguments, or a loop of ours.
@@ -110,9 +109,9 @@ struct ModelContext {
 // The primitives and buffers for one batch size, or for one shard of it: a slice of the batch
 // that one thread runs on its own (see OneDnnModel).
 struct Net {
-  int id = 0;      // unique in the model: ops keep their per-net state under it
-  int batch = 0;   // samples in this net (the shard's slice when sharded)
-  int offset = 0;  // the first sample of the slice
+  int id = 0;               // unique in the model: ops keep their per-net state under it
+  int batch = 0;            // samples in this net (the shard's slice when sharded)
+  int offset = 0;           // the first sample of the slice
   dnnl::memory user_input;  // (n, C, H, W) f32 plain on the caller's pointer, set per call
   dnnl::memory user_grad;   // (n, K) f32 plain on the caller's pointer, set per call
   std::vector<Step> forward_training;
@@ -123,8 +122,6 @@ struct Net {
   std::vector<Step> backward_from_output;
   std::vector<Step> backward_from_pre_activation;
   std::vector<Step> backward;
-  const float* output = nullptr;          // (n, K)
-  const float* pre_activation = nullptr;  // (n, K)
   dnnl::memory scratchpad;
 };
 
@@ -145,8 +142,8 @@ struct ShardInfo {
 // calls Finish once every op is built.
 class NetBuilder {
  public:
-  NetBuilder(ModelContext& model, Net& net, bool first_build, ShardInfo shard)
-      : model_(model), net_(net), first_build_(first_build), shard_(shard) {}
+  NetBuilder(ModelContext& model, Net& net, ShardInfo shard)
+      : model_(model), net_(net), shard_(shard) {}
 
   ModelContext& model() { return model_; }
   int net_id() const { return net_.id; }
@@ -157,8 +154,6 @@ class NetBuilder {
   // The buffer the op's backward writes `param`'s gradient to: the parameter's own, or this
   // shard's.
   const dnnl::memory& GradOf(Param& param);
-  // True while building the max_batch net, which chooses the parameters' layouts.
-  bool first_build() const { return first_build_; }
   // Where backward steps go: the first, when the last activation is built, are for
   // Backward(kOutput) only.
   void set_backward_target(std::vector<Step>* target) { backward_target_ = target; }
@@ -198,7 +193,6 @@ class NetBuilder {
  private:
   ModelContext& model_;
   Net& net_;
-  bool first_build_;
   ShardInfo shard_;
   std::vector<Step>* backward_target_ = nullptr;
 };

@@ -1,10 +1,11 @@
 // The ops of a oneDNN model: one per layer, and one more for a Dense or Conv2D activation that
 // cannot be fused (softmax, or the last layer's, whose input LastPreActivation returns).
 //
-// An op builds its steps once per batch size (see net.hpp) and keeps what its backward needs per
-// batch size. Activations stay in the layouts the primitives choose (format_tag::any): blocked
-// nChw8c/nChw16c between convolutions and pooling, plain only where a Flatten must materialise
-// (n, features) for a layer other than Dense.
+// An op builds its steps once per net (a batch size, or a shard of one; see net.hpp) and keeps
+// what its backward needs per net. Activations stay in the layouts the primitives choose
+// (format_tag::any): blocked nChw8c/nChw16c between convolutions and pooling, plain where the
+// inner product of a Dense reads them (a Dropout in front converts on the way) and where a Flatten
+// must materialise (n, features) for a layer other than Dense.
 #pragma once
 
 #include <map>
@@ -36,7 +37,7 @@ class Op {
 
   // Appends the forward steps for b.batch() samples reading `in`; returns the output tensor.
   virtual Tensor BuildForward(NetBuilder& b, const Tensor& in) = 0;
-  // Appends the backward steps of the forward built for b.batch(): reads the gradient at the
+  // Appends the backward steps of the forward built for the same net: reads the gradient at the
   // output, overwrites the parameters' gradients and returns the gradient at the input, or an
   // empty tensor when `need_diff_in` is false. May overwrite `diff_out`.
   virtual Tensor BuildBackward(NetBuilder& b, const Tensor& diff_out, bool need_diff_in) = 0;
@@ -51,13 +52,14 @@ class Op {
   std::string label_;
 };
 
-// The ops of a model, given its layers (InferShapes(spec)); no primitive is created yet. A
-// Conv2D's activation derivative moves behind a following MaxPooling2D, which applies it to the
-// four times smaller pooled gradient (exact: see PoolOp).
+// The ops of a model, given its layers (InferShapes(spec)); no primitive is created yet. A first
+// Conv2D and MaxPooling2D may become one op (MakeConvPoolOp). A Conv2D's activation derivative
+// moves behind a following MaxPooling2D, which applies it to the four times smaller pooled
+// gradient (exact: see PoolOp).
 // `*last_activation` tells whether the last op is the last layer's separate activation, whose
 // input is the model's pre-activation.
 std::vector<std::unique_ptr<Op>> MakeOps(const ModelSpec& spec,
-                                         const std::vector<LayerInfo>& layers,
+                                         const std::vector<LayerInfo>& layers, bool native_bf16,
                                          bool* last_activation);
 
 // The eltwise algorithm (the variant whose backward reads the output) and its alpha for an
@@ -74,6 +76,14 @@ void AddActivationBackward(NetBuilder& b, Activation activation, const dnnl::mem
 // a final-layer Conv2D or Dense writes f32 even in a bf16 model (the logits stay exact).
 std::unique_ptr<Op> MakeConvOp(const LayerInfo& info, const Conv2DSpec& spec, const SampleShape& in,
                                Activation fused, bool final_layer);
+// The first Conv2D and the MaxPooling2D behind it as one op (conv_pool_op.cpp), when
+// CanFuseConvPool; the caller checks that the Conv2D is the model's first layer and that tensors
+// are f32 (not native bf16).
+bool CanFuseConvPool(const Conv2DSpec& conv, const SampleShape& in, const LayerInfo& conv_info,
+                     const Pool2DSpec& pool);
+std::unique_ptr<Op> MakeConvPoolOp(const LayerInfo& conv_info, const Conv2DSpec& conv,
+                                   const LayerInfo& pool_info, const Pool2DSpec& pool,
+                                   const SampleShape& in);
 std::unique_ptr<Op> MakeDenseOp(const LayerInfo& info, const DenseSpec& spec, const SampleShape& in,
                                 Activation fused, bool final_layer);
 

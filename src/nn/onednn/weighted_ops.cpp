@@ -235,8 +235,7 @@ class WeightedOp final : public Op {
     const dnnl::memory& kernel_grad = b.GradOf(*kernel_);
     const bool grad_in_place = weights_pd.diff_weights_desc() == kernel_grad.get_desc();
     const dnnl::memory diff_weights =
-        grad_in_place ? kernel_grad
-                      : b.Alloc(Key("diff_weights"), weights_pd.diff_weights_desc());
+        grad_in_place ? kernel_grad : b.Alloc(Key("diff_weights"), weights_pd.diff_weights_desc());
     std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_SRC, src},
                                                   {DNNL_ARG_DIFF_DST, weights_diff_dst},
                                                   {DNNL_ARG_DIFF_WEIGHTS, diff_weights}};
@@ -247,8 +246,7 @@ class WeightedOp final : public Op {
       dnnl::reorder::primitive_desc to_grad(m.engine, diff_weights.get_desc(), m.engine,
                                             kernel_grad.get_desc(), b.Attr());
       b.Add(StepList::kBackward, Step("reorder diff_weights"), dnnl::reorder(to_grad),
-            {{DNNL_ARG_FROM, diff_weights}, {DNNL_ARG_TO, kernel_grad}},
-            to_grad.scratchpad_desc());
+            {{DNNL_ARG_FROM, diff_weights}, {DNNL_ARG_TO, kernel_grad}}, to_grad.scratchpad_desc());
     }
     return need_diff_in ? AddBackwardData(b, f, diff_dst) : Tensor{};
   }
