@@ -9,7 +9,8 @@
 // effective GFLOP/s beside the measured f32 matrix-multiply peak, evaluation speed on the test
 // set (inference mode), accuracy as a sanity check, and peak memory (getrusage maxrss).
 //
-//   train_bench [--epochs 1] [--limit N] [--precision fp32|bf16|both] [--skip-torch]
+//   train_bench [--dataset fashion-mnist] [--epochs 1] [--limit N] [--precision fp32|bf16|both]
+//               [--skip-torch]
 //               [--rounds 1] [--threads 2] [--batch 128] [--eval-batch 128] [--seed 1]
 //
 // LABBOOK_PROFILE=1 adds the oneDNN backend's per-step time table of every model it ran.
@@ -61,6 +62,7 @@ struct Options {
   int batch = 128;
   int eval_batch = 0;  // 0: the training batch size
   uint64_t seed = 1;
+  std::string dataset = "fashion-mnist";
 };
 
 bool ParseOptions(int argc, char** argv, Options* o) {
@@ -70,6 +72,8 @@ bool ParseOptions(int argc, char** argv, Options* o) {
     const char* v = nullptr;
     if (arg == "--skip-torch") {
       o->torch = false;
+    } else if (arg == "--dataset" && (v = value())) {
+      o->dataset = v;
     } else if (arg == "--epochs" && (v = value())) {
       o->epochs = std::atoi(v);
     } else if (arg == "--limit" && (v = value())) {
@@ -377,7 +381,7 @@ int main(int argc, char** argv) {
   Options o;
   if (!ParseOptions(argc, argv, &o)) return 2;
 
-  auto loaded = labbook::LoadDataset("fashion-mnist");
+  auto loaded = labbook::LoadDataset(o.dataset);
   if (!loaded.ok()) {
     std::cerr << "train_bench: " << loaded.status().ToString() << "\n";
     return 1;
@@ -396,10 +400,10 @@ int main(int argc, char** argv) {
   const Flops flops = CountFlops(spec, *layers);
 
   std::printf(
-      "train_bench: reference CNN, fashion-mnist %lld train / %lld test images, batch %d "
+      "train_bench: reference CNN, %s %lld train / %lld test images, batch %d "
       "(evaluation %d), %d epoch(s), %d thread(s), %d round(s)\n",
-      static_cast<long long>(train_count), static_cast<long long>(test_count), o.batch,
-      o.eval_batch, o.epochs, o.threads, o.rounds);
+      o.dataset.c_str(), static_cast<long long>(train_count), static_cast<long long>(test_count),
+      o.batch, o.eval_batch, o.epochs, o.threads, o.rounds);
   std::printf("model: %.2f MFLOP per sample forward, %.2f MFLOP per training sample\n",
               flops.forward / 1e6, flops.training / 1e6);
   const double peak32 = MatmulPeakGflops(dnnl::memory::data_type::f32);
