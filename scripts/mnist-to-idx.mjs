@@ -12,17 +12,24 @@
 // round(x * 255), which recovers the original 0-255 value exactly (the script checks that every
 // x is within 0.2/255 of a whole byte).
 //
-// Split rule (fixed, so every machine gets the same files):
-//   1. For digit d with n_d samples, its first t_d = round(0.8 * n_d) samples (in the package's
-//      order) go to train, the remaining n_d - t_d to test. 0.8 * n never ends in .5, so there is
-//      no tie; with mnist 1.1.0 the t_d add up to exactly 8,000 and the rest to 2,000 (checked).
+// Split rule (seeded, so every machine gets the same files): a random split, stratified by digit.
+// The package keeps each digit's samples in MNIST's own order, in which later samples come from
+// a different, harder group of writers; taking the tail as the test set would make it harder
+// than a random one.
+//   1. The samples of digit d (n_d of them, in the package's order) are shuffled with
+//      Fisher-Yates driven by the 32-bit generator `nextRandom` below, seeded with SEED + d; the
+//      first t_d = round(0.8 * n_d) shuffled samples go to train, the other n_d - t_d to test,
+//      each part then sorted back into the package's order. 0.8 * n never ends in .5, so there
+//      is no tie; with mnist 1.1.0 the t_d add up to exactly 8,000 and the rest to 2,000
+//      (checked).
 //   2. Each split is then interleaved round-robin over the classes so the files are not sorted
 //      by label: 0th sample of digit 0, of digit 1, ..., of digit 9, then the 1st sample of each
 //      digit, and so on, skipping a digit once its samples are used up.
 //
-// Output is written atomically: every file is written under a temporary name and renamed, the
-// test labels last, so t10k-labels-idx1-ubyte.gz existing means the conversion finished (that is
-// what scripts/install-deps checks). An interrupted run is simply redone.
+// Output is written atomically: every file is written under a temporary name and renamed, then
+// the file `split-version` (holding SPLIT_VERSION) last, so its content tells that the conversion
+// finished with this rule (that is what scripts/install-deps checks). An interrupted run, or
+// files from an older rule, are simply redone.
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -32,6 +39,30 @@ const COLS = 28;
 const PIXELS = ROWS * COLS;
 const EXPECTED_TOTAL = 10000;
 const EXPECTED_TRAIN = 8000;
+const SEED = 20261125;
+const SPLIT_VERSION = '2';
+
+// A small seeded generator (splitmix32-style), uniform 32-bit unsigned integers.
+function makeRandom(seed) {
+  let state = seed >>> 0;
+  return function nextRandom() {
+    state = (state + 0x9e3779b9) >>> 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+    return (z ^ (z >>> 16)) >>> 0;
+  };
+}
+
+// Fisher-Yates; the index draw uses a float multiply, exact for n < 2^21.
+function shuffled(items, nextRandom) {
+  const out = items.slice();
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor((nextRandom() / 4294967296) * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
 
 function fail(message) {
   console.error(`mnist-to-idx: ${message}`);
@@ -120,9 +151,10 @@ function main() {
   for (let d = 0; d < 10; d++) {
     const n = digits[d].length / PIXELS;
     const t = Math.floor((4 * n + 2) / 5);  // round(0.8 * n) in integers
-    const indices = Array.from({ length: n }, (_, i) => [d, i]);
-    trainParts.push(indices.slice(0, t));
-    testParts.push(indices.slice(t));
+    const order = shuffled(Array.from({ length: n }, (_, i) => i), makeRandom(SEED + d));
+    const byIndex = (a, b) => a - b;
+    trainParts.push(order.slice(0, t).sort(byIndex).map((i) => [d, i]));
+    testParts.push(order.slice(t).sort(byIndex).map((i) => [d, i]));
     total += n;
   }
   const trainOrder = interleave(trainParts);
@@ -140,6 +172,13 @@ function main() {
   writeAtomically(path.join(outDir, 'train-labels-idx1-ubyte.gz'), train.labels);
   writeAtomically(path.join(outDir, 't10k-images-idx3-ubyte.gz'), test.images);
   writeAtomically(path.join(outDir, 't10k-labels-idx1-ubyte.gz'), test.labels);
+  const marker = path.join(outDir, 'split-version');
+  try {
+    fs.writeFileSync(`${marker}.tmp.${process.pid}`, `${SPLIT_VERSION}\n`);
+    fs.renameSync(`${marker}.tmp.${process.pid}`, marker);
+  } catch (err) {
+    fail(`${marker}: cannot write: ${err.message}`);
+  }
   console.log(`mnist-to-idx: wrote ${trainOrder.length} train and ${testOrder.length} test ` +
               `digits to ${outDir}`);
 }
