@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "train/train_config.hpp"
 #include "train/trainer.hpp"
 #include "train/training_run.hpp"
+#include "train_tracking.hpp"
 
 namespace labbook::cli {
 namespace {
@@ -32,6 +34,14 @@ struct TrainCliOptions {
   std::string predictions_out;
   std::string resume;
   std::string init_from;
+  // Run tracking (labbook::Init).
+  std::string project;
+  std::string name;
+  std::string group;
+  std::vector<std::string> tags;
+  std::string notes;
+  std::string store;
+  std::string mode = "online";
 };
 
 std::string Num(double value, int decimals = 4) {
@@ -103,22 +113,41 @@ Status PrintTestMetrics(const train::Evaluation& test, const metrics::Evaluation
   return Status::Ok();
 }
 
-Status RunTrain(const TrainCliOptions& options) {
-  LABBOOK_ASSIGN_OR_RETURN(train::TrainConfig config,
-                           train::LoadTrainConfig(options.config, options.overrides));
-  LABBOOK_ASSIGN_OR_RETURN(
-      train::TrainingRun run,
-      train::PrepareTrainingRun(std::move(config), {options.resume, options.init_from}));
-  const std::string model_path = options.model_out.empty()
-                                     ? "labbook-out/models/" + FileStem(options.config) + ".lbm"
-                                     : options.model_out;
+Result<RunMode> ParseMode(const std::string& mode) {
+  if (mode == "online") return RunMode::kOnline;
+  if (mode == "offline") return RunMode::kOffline;
+  if (mode == "disabled") return RunMode::kDisabled;
+  return InvalidArgument("--track: expected online, offline or disabled, got '" + mode + "'");
+}
+
+Result<Run> StartTrackedRun(const TrainCliOptions& options, const train::TrainingRun& run) {
+  LABBOOK_ASSIGN_OR_RETURN(RunMode mode, ParseMode(options.mode));
+  InitOptions init;
+  init.project = options.project;
+  init.name = options.name;
+  init.group = options.group;
+  init.tags = options.tags;
+  init.notes = options.notes;
+  init.store = options.store;
+  init.mode = mode;
+  init.config = run.config.resolved;
+  Result<Run> started = Init(std::move(init));
+  if (!started.ok()) return started.status().WithContext("cannot record the run");
+  return started;
+}
+
+// Trains, evaluates, writes the model file and records it all in `tracked`.
+Status TrainAndRecord(const TrainCliOptions& options, train::TrainingRun& run, Run& tracked) {
+  const std::string stem = FileStem(options.config);
+  const std::string model_path =
+      options.model_out.empty() ? "labbook-out/models/" + stem + ".lbm" : options.model_out;
   const std::string model_dir = std::filesystem::path(model_path).parent_path().string();
   if (!model_dir.empty()) LABBOOK_RETURN_IF_ERROR(EnsureDirectory(model_dir));
 
-  PrintPlan(options.config, run);
-  std::fflush(stdout);
   train::ProgressBar progress(stdout, isatty(STDOUT_FILENO) == 1);
   run.trainer->AddCallback(&progress);
+  TrackingCallback tracking(tracked);
+  run.trainer->AddCallback(&tracking);
   const double start = train::ProgressBar::SteadySeconds();
   LABBOOK_ASSIGN_OR_RETURN(train::FitResult fit,
                            run.trainer->Fit(run.train, run.validation, run.initial_epoch));
@@ -136,11 +165,11 @@ Status RunTrain(const TrainCliOptions& options) {
       train::Evaluation test,
       train::Evaluate(*run.model, run.spec.input, run.dataset.test, &run.trainer->loss()));
   const bool colour = report::StdoutWantsColour();
+  std::optional<metrics::EvaluationReport> report;
   if (test.count > 0) {
-    LABBOOK_ASSIGN_OR_RETURN(
-        metrics::EvaluationReport report,
-        metrics::Evaluate(test.labels, test.predicted, test.probabilities, test.num_classes));
-    LABBOOK_RETURN_IF_ERROR(PrintTestMetrics(test, report, colour));
+    LABBOOK_ASSIGN_OR_RETURN(report, metrics::Evaluate(test.labels, test.predicted,
+                                                       test.probabilities, test.num_classes));
+    LABBOOK_RETURN_IF_ERROR(PrintTestMetrics(test, *report, colour));
   }
 
   train::ModelFile file = train::SnapshotModel(run, fit.epochs_completed, /*with_optimizer=*/true);
@@ -158,7 +187,50 @@ Status RunTrain(const TrainCliOptions& options) {
     std::printf(" and %s", options.predictions_out.c_str());
   }
   std::printf("\n");
+  std::fflush(stdout);
+
+  if (tracked.mode() == RunMode::kDisabled) return Status::Ok();
+  TestResults results;
+  if (report) {
+    results.test = &test;
+    results.report = &*report;
+  }
+  results.class_names = run.dataset.class_names;
+  results.model_path = model_path;
+  const Status recorded =
+      RecordTestResults(tracked, stem, results, model_dir.empty() ? "." : model_dir);
+  if (!recorded.ok()) {
+    // The model file is written: a store that fails now costs the record, not the training.
+    std::fprintf(stderr, "labbook: warning: not recorded in the run: %s\n",
+                 recorded.ToString().c_str());
+  }
   return Status::Ok();
+}
+
+Status RunTrain(const TrainCliOptions& options) {
+  LABBOOK_ASSIGN_OR_RETURN(train::TrainConfig config,
+                           train::LoadTrainConfig(options.config, options.overrides));
+  LABBOOK_ASSIGN_OR_RETURN(
+      train::TrainingRun run,
+      train::PrepareTrainingRun(std::move(config), {options.resume, options.init_from}));
+  LABBOOK_ASSIGN_OR_RETURN(Run tracked, StartTrackedRun(options, run));
+  PrintPlan(options.config, run);
+  if (tracked.mode() != RunMode::kDisabled) {
+    std::printf("run:       %s (%s/%s) in %s\n\n", tracked.id().c_str(), tracked.entity().c_str(),
+                tracked.project().c_str(), tracked.store_uri().c_str());
+  }
+  std::fflush(stdout);
+
+  const Status trained = TrainAndRecord(options, run, tracked);
+  const Status finished = tracked.Finish(trained.ok() ? 0 : ExitCodeFor(trained.code()));
+  if (!finished.ok()) {
+    std::fprintf(stderr, "labbook: warning: run %s: %s\n", tracked.id().c_str(),
+                 finished.ToString().c_str());
+  } else if (trained.ok() && tracked.mode() != RunMode::kDisabled) {
+    std::printf("recorded run %s: labbook runs show %s\n", tracked.id().c_str(),
+                tracked.id().c_str());
+  }
+  return trained;
 }
 
 }  // namespace
@@ -184,6 +256,18 @@ void AddTrainCommand(CLI::App& app, Action& action) {
                   "the config's epochs");
   cmd->add_option("--init-from", options->init_from,
                   "Start from a model file's weights with a fresh optimizer at epoch 0");
+  cmd->add_option("--project", options->project,
+                  "Project of the recorded run (default: LABBOOK_PROJECT, else uncategorized)");
+  cmd->add_option("--name", options->name, "Display name of the run (default: its id)");
+  cmd->add_option("--group", options->group, "Group of the run");
+  cmd->add_option("--tag", options->tags, "Tag the run (repeatable)");
+  cmd->add_option("--notes", options->notes, "Notes on the run");
+  cmd->add_option("--store", options->store,
+                  "Store URI (default: LABBOOK_STORE, else sqlite://.labbook/labbook.db)");
+  cmd->add_option("--track", options->mode,
+                  "online: record in the store; offline: in the local offline store only; "
+                  "disabled: record nothing")
+      ->check(CLI::IsMember({"online", "offline", "disabled"}));
   cmd->callback([options, &action] { action = [options] { return RunTrain(*options); }; });
 }
 

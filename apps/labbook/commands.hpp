@@ -5,8 +5,17 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 
 #include "labbook/status.hpp"
+
+namespace labbook::track {
+class RunStore;
+struct ArtifactVersion;
+}  // namespace labbook::track
 
 namespace labbook::cli {
 
@@ -17,5 +26,35 @@ void AddEvalCommand(CLI::App& app, Action& action);
 void AddTrainCommand(CLI::App& app, Action& action);
 void AddPredictCommand(CLI::App& app, Action& action);
 void AddModelCommand(CLI::App& app, Action& action);
+void AddRunsCommand(CLI::App& app, Action& action);
+void AddArtifactsCommand(CLI::App& app, Action& action);
+
+// Shared by the runs and artifacts commands (cmd_runs.cpp).
+
+// The database file a SQLite store URI names when that file does not exist yet, so that reading
+// commands can say so instead of creating an empty store; nullopt otherwise.
+std::optional<std::string> MissingStoreFile(const std::string& uri);
+
+// Opens the store for reading: kNotFound naming the file when MissingStoreFile says it is
+// missing, else the store's own errors.
+Result<std::unique_ptr<track::RunStore>> OpenExistingStore(const std::string& uri);
+
+// Unix seconds as "3m ago" (up to a week), else the local date "2024-05-01"; "" for 0.
+std::string FormatAge(double time, double now);
+
+// 1536 -> "1.5 KiB".
+std::string FormatBytes(int64_t bytes);
+
+// Unix seconds as UTC ISO 8601, "2024-05-01T12:30:15Z"; "" for 0.
+std::string IsoUtc(double time);
+
+// The current time in Unix seconds.
+double UnixNow();
+
+// Prints `value` indented, with a final newline; invalid UTF-8 in strings is replaced.
+void PrintJson(const nlohmann::json& value);
+
+// An artifact version as JSON (cmd_artifacts.cpp): what `artifacts list --json` prints.
+nlohmann::json ArtifactJson(const track::ArtifactVersion& artifact);
 
 }  // namespace labbook::cli

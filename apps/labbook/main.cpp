@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   app.footer(
       "Environment:\n"
       "  LABBOOK_DATA   directory of datasets installed by scripts/install-deps\n"
+      "  LABBOOK_STORE  the run store (default sqlite://.labbook/labbook.db)\n"
       "  NO_COLOR       disables colours in terminal output\n"
       "Exit codes: 0 success, 2 bad arguments or input, 3 not found, 8 corrupt data,\n"
       "  5 permission denied, 10 unavailable, 12 internal error.");
@@ -31,6 +32,8 @@ int main(int argc, char** argv) {
   labbook::cli::AddTrainCommand(app, action);
   labbook::cli::AddPredictCommand(app, action);
   labbook::cli::AddModelCommand(app, action);
+  labbook::cli::AddRunsCommand(app, action);
+  labbook::cli::AddArtifactsCommand(app, action);
 
   // CLI11 reports an unknown command as "A subcommand is required"; name the word instead.
   if (argc > 1 && argv[1][0] != '-') {

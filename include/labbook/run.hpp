@@ -18,7 +18,8 @@
 // A Run is used from one thread at a time (Log from the training thread); its own threads are
 // internal. A Run destroyed without Finish finishes as if Finish(0) had been called, or
 // Finish(1) during exception unwinding. SIGINT, SIGTERM and SIGHUP end the run as crashed (its
-// points flushed) and then take their default action; a run whose process died without a word
+// points flushed, exit code 128 + the signal) and then take their default action, unless the
+// program ignores or handles that signal itself; a run whose process died without a word
 // is shown as crashed by the readers (same host: at once; other hosts: once its heartbeat is
 // older than 30 s).
 #pragma once
@@ -40,8 +41,9 @@ namespace labbook {
 
 enum class RunMode {
   kOnline,    // the store named by InitOptions::store, LABBOOK_STORE, or ./.labbook/labbook.db
-  kOffline,   // a local SQLite store only (LABBOOK_OFFLINE_STORE, or ./.labbook/offline.db),
-              // never the network, whatever LABBOOK_STORE says
+  kOffline,   // a local SQLite store only (InitOptions::store when it names one, else
+              // LABBOOK_OFFLINE_STORE, or ./.labbook/offline.db), never the network, whatever
+              // LABBOOK_STORE says
   kDisabled,  // nothing is recorded; every call succeeds and does nothing
 };
 
@@ -100,7 +102,8 @@ class LABBOOK_EXPORT Run {
   void Log(std::initializer_list<std::pair<std::string_view, double>> values, int64_t step);
   void Log(std::string_view key, double value, int64_t step);
 
-  // The summary: the last value logged for each key, unless set here.
+  // The summary: the last value logged for each key, unless set here (a null value removes the
+  // key). The sampled system metrics stay out of it.
   void SetSummary(std::string_view key, nlohmann::json value);
   nlohmann::json Summary() const;
 

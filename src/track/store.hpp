@@ -131,7 +131,12 @@ struct HistoryQuery {
   int64_t max_step = std::numeric_limits<int64_t>::max();  // inclusive
   // 0: every point in the range. Otherwise at most this many points: when the range holds more,
   // the steps are cut into max_points / 2 equal buckets and each bucket keeps its minimum and
-  // maximum (in step order), so spikes survive downsampling.
+  // maximum (in step order), so spikes survive downsampling. Precisely: with `first` and `last`
+  // the steps of the first and last point in range and n = max(1, max_points / 2), step s falls
+  // in bucket floor((s - first) * n / (last - first + 1)); a bucket keeps the earliest point with
+  // its smallest and the earliest with its largest non-NaN value (one point when that is the
+  // same point), its first point when all its values are NaN, and only its maximum when
+  // max_points is 1.
   size_t max_points = 0;
 };
 
@@ -158,7 +163,8 @@ struct ArtifactVersion {
   std::string name;  // [A-Za-z0-9._-]+
   std::string type;  // "model", "dataset", "predictions", "table", ...
   int version = 0;   // v0, v1, ...
-  // sha256 over the sorted (path, sha256) pairs: equal contents give equal digests.
+  // sha256 over the sorted (path, sha256) pairs: equal contents give equal digests. The bytes
+  // hashed are "<path>\0<sha256>\n" for each file, in byte order of path.
   std::string digest;
   std::vector<std::string> aliases;  // "latest" on the newest version, plus the user's
   std::vector<ArtifactFile> files;

@@ -4,11 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <sstream>
 
 #include "../train/synthetic_images.hpp"
 #include "cli_runner.hpp"
 #include "labbook/dataset.hpp"
+#include "track/store.hpp"
 
 namespace labbook::testing {
 namespace {
@@ -23,6 +27,9 @@ class TrainCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = MakeTempDir("labbook-train-cli");
+    // Every run these tests train is recorded here, not in the working directory.
+    store_ = dir_ + "/labbook.db";
+    setenv("LABBOOK_STORE", store_.c_str(), 1);
     data_ = dir_ + "/stripes";
     fs::create_directories(data_);
     ASSERT_TRUE(WriteIdxDataset(MakeStripesDataset(), data_).ok());
@@ -44,9 +51,12 @@ class TrainCliTest : public ::testing::Test {
                            "seed: 3\n"
                            "backend: reference\n");
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  void TearDown() override {
+    unsetenv("LABBOOK_STORE");
+    fs::remove_all(dir_);
+  }
 
-  std::string dir_, data_, config_;
+  std::string dir_, data_, config_, store_;
 };
 
 TEST_F(TrainCliTest, TrainsPredictsAndEvaluates) {
@@ -93,6 +103,120 @@ TEST_F(TrainCliTest, TrainsPredictsAndEvaluates) {
       RunCli({"predict", model, "idx:" + data_, "--split", "train", "--out", dir_ + "/t.csv"});
   EXPECT_EQ(train_split.exit_code, 0) << train_split.err;
   EXPECT_THAT(train_split.out, HasSubstr("(train): 400 images"));
+}
+
+// The run `labbook train` records: config, per-batch and per-epoch history, test metrics in the
+// summary, and the confusion matrix, predictions and model file as artifacts.
+TEST_F(TrainCliTest, RecordsTheRunInTheStore) {
+  const std::string model = dir_ + "/tiny.lbm";
+  CliResult train = RunCli({"train", config_, "--model-out", model, "--predictions-out",
+                            dir_ + "/preds.csv", "--project", "stripes", "--name", "first", "--tag",
+                            "tiny", "--tag", "cli", "--group", "g1"});
+  ASSERT_EQ(train.exit_code, 0) << train.err << train.out;
+  EXPECT_EQ(train.err, "");
+
+  Result<std::unique_ptr<track::RunStore>> store = track::OpenStore(store_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Result<std::vector<track::RunInfo>> runs = (*store)->ListRuns({});
+  ASSERT_TRUE(runs.ok()) << runs.status().ToString();
+  ASSERT_EQ(runs->size(), 1u);
+  const track::RunInfo& run = runs->front();
+  EXPECT_THAT(train.out,
+              AllOf(HasSubstr("run:       " + run.id + " ("), HasSubstr("recorded run " + run.id)));
+  EXPECT_EQ(run.project, "stripes");
+  EXPECT_EQ(run.name, "first");
+  EXPECT_EQ(run.group, "g1");
+  EXPECT_EQ(run.tags, (std::vector<std::string>{"tiny", "cli"}));
+  EXPECT_EQ(run.state, track::RunState::kFinished);
+  EXPECT_EQ(run.exit_code, 0);
+  // The resolved config: every field explicit.
+  EXPECT_EQ(run.config.at("dataset"), "idx:" + data_);
+  EXPECT_EQ(run.config.at("optimizer").at("name"), "adam");
+  EXPECT_EQ(run.config.at("epochs"), 3);
+  EXPECT_EQ(run.config.at("layers").size(), 4u);
+
+  // 320 training images in batches of 32: 10 steps per epoch, 3 epochs.
+  Result<std::vector<track::KeyInfo>> keys = (*store)->HistoryKeys(run.id);
+  ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+  std::map<std::string, track::KeyInfo> by_key;
+  for (const track::KeyInfo& k : *keys) by_key[k.key] = k;
+  ASSERT_TRUE(by_key.count("batch/loss"));
+  EXPECT_EQ(by_key["batch/loss"].count, 30);
+  EXPECT_EQ(by_key["batch/loss"].first_step, 1);
+  EXPECT_EQ(by_key["batch/loss"].last_step, 30);
+  for (const char* key : {"epoch/loss", "epoch/accuracy", "epoch/val_loss", "epoch/val_accuracy"}) {
+    ASSERT_TRUE(by_key.count(key)) << key;
+    EXPECT_EQ(by_key[key].count, 3) << key;
+    EXPECT_EQ(by_key[key].last_step, 3) << key;
+  }
+
+  // The test metrics: the summary holds what the table printed.
+  Result<PredictionTable> preds = ReadPredictionsCsv(dir_ + "/preds.csv");
+  ASSERT_TRUE(preds.ok());
+  int correct = 0;
+  for (size_t i = 0; i < preds->labels.size(); ++i)
+    correct += preds->labels[i] == preds->predicted[i];
+  EXPECT_DOUBLE_EQ(run.summary.at("test/accuracy").get<double>(), correct / 100.0);
+  for (const char* key : {"test/loss", "test/precision_macro", "test/recall_macro", "test/f1_macro",
+                          "test/auroc_macro"}) {
+    EXPECT_TRUE(run.summary.contains(key)) << key << " in " << run.summary.dump();
+  }
+  EXPECT_EQ(run.summary.at("batch/loss").get<double>(), by_key["batch/loss"].last_value);
+
+  Result<track::RunArtifacts> artifacts = (*store)->ArtifactsOfRun(run.id);
+  ASSERT_TRUE(artifacts.ok()) << artifacts.status().ToString();
+  std::map<std::string, track::ArtifactVersion> by_type;
+  for (const track::ArtifactVersion& a : artifacts->produced) by_type[a.type] = a;
+  ASSERT_TRUE(by_type.count("model") && by_type.count("predictions") && by_type.count("table"));
+  EXPECT_EQ(by_type["model"].name, "tiny");
+  EXPECT_EQ(by_type["predictions"].name, "tiny-predictions");
+  // The stored files are the files training wrote.
+  ASSERT_TRUE((*store)->ReadArtifactFile(by_type["model"].files.at(0), dir_ + "/m.lbm").ok());
+  EXPECT_EQ(ReadFile(dir_ + "/m.lbm"), ReadFile(model));
+  ASSERT_TRUE((*store)->ReadArtifactFile(by_type["predictions"].files.at(0), dir_ + "/p.csv").ok());
+  EXPECT_EQ(ReadFile(dir_ + "/p.csv"), ReadFile(dir_ + "/preds.csv"));
+  ASSERT_TRUE((*store)->ReadArtifactFile(by_type["table"].files.at(0), dir_ + "/cm.csv").ok());
+  const std::string confusion = ReadFile(dir_ + "/cm.csv");
+  EXPECT_THAT(confusion, StartsWith("true_class,true_name,predicted_class,predicted_name,count\n"));
+  // Rows "t,name,p,name,count": the counts add up to the test set, the diagonal to `correct`.
+  int64_t total = 0, diagonal = 0;
+  std::istringstream lines(confusion);
+  std::string line;
+  std::getline(lines, line);
+  while (std::getline(lines, line)) {
+    std::vector<std::string> fields;
+    std::istringstream cells(line);
+    for (std::string cell; std::getline(cells, cell, ',');) fields.push_back(cell);
+    ASSERT_EQ(fields.size(), 5u) << line;
+    total += std::stoll(fields[4]);
+    if (fields[0] == fields[2]) diagonal += std::stoll(fields[4]);
+  }
+  EXPECT_EQ(total, 100);
+  EXPECT_EQ(diagonal, correct);
+
+  // A second run of the same config: new versions of the same artifacts.
+  ASSERT_EQ(
+      RunCli({"train", config_, "--model-out", model, "--set", "epochs=1", "--project", "stripes"})
+          .exit_code,
+      0);
+  Result<track::ArtifactVersion> latest =
+      (*store)->GetArtifact(run.entity, "stripes", "tiny", "latest");
+  ASSERT_TRUE(latest.ok()) << latest.status().ToString();
+  EXPECT_EQ(latest->version, 1);
+}
+
+TEST_F(TrainCliTest, AStoreThatCannotBeOpenedStopsBeforeTraining) {
+  WriteFile(dir_ + "/plain-file", "not a directory\n");
+  CliResult r = RunCli({"train", config_, "--store", dir_ + "/plain-file/sub/labbook.db"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, AllOf(StartsWith("labbook: error: cannot record the run: "),
+                           HasSubstr(dir_ + "/plain-file/sub")));
+  EXPECT_THAT(r.out, Not(HasSubstr("Epoch 1/3")));
+
+  CliResult disabled = RunCli({"train", config_, "--set", "epochs=1", "--track", "disabled",
+                               "--store", dir_ + "/plain-file/sub/labbook.db"});
+  EXPECT_EQ(disabled.exit_code, 0) << disabled.err;
+  EXPECT_THAT(disabled.out, Not(HasSubstr("recorded run")));
 }
 
 TEST_F(TrainCliTest, ModelSummaryOfAModelFileAndOfAConfig) {

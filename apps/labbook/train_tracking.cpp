@@ -1,0 +1,116 @@
+#include "train_tracking.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <string>
+
+#include "core/status_macros.hpp"
+#include "labbook/dataset.hpp"
+
+namespace labbook::cli {
+
+void TrackingCallback::OnTrainBegin(const train::TrainInfo& info) {
+  has_validation_ = info.validation_samples > 0;
+}
+
+void TrackingCallback::OnBatchEnd(int /*batch*/, const train::BatchLogs& logs) {
+  run_.Log({{kBatchLoss, logs.batch_loss},
+            {kBatchAccuracy, logs.accuracy},
+            {kBatchLearningRate, logs.learning_rate}},
+           logs.step);
+}
+
+void TrackingCallback::OnEpochEnd(int epoch, const train::EpochLogs& logs) {
+  const int64_t step = epoch + 1;
+  run_.Log({{"epoch/loss", logs.loss},
+            {"epoch/accuracy", logs.accuracy},
+            {"epoch/learning_rate", logs.learning_rate},
+            {"epoch/seconds", logs.seconds},
+            {"epoch/samples_per_second",
+             logs.seconds > 0 ? static_cast<double>(logs.samples) / logs.seconds : 0.0}},
+           step);
+  if (has_validation_) {
+    run_.Log({{"epoch/val_loss", logs.val_loss}, {"epoch/val_accuracy", logs.val_accuracy}}, step);
+  }
+  run_.SetSummary("epoch", step);
+}
+
+namespace {
+
+// NaN is not JSON: such metrics are left out of the summary.
+void SetIfFinite(Run& run, const std::string& key, double value) {
+  if (std::isfinite(value)) run.SetSummary(key, value);
+}
+
+std::string ConfusionCsv(const metrics::ConfusionMatrix& confusion,
+                         const std::vector<std::string>& class_names) {
+  auto name = [&](int32_t k) {
+    return k < static_cast<int32_t>(class_names.size()) ? class_names[k] : std::to_string(k);
+  };
+  // Class names of the built-in datasets hold no commas or quotes; quote anyway for idx: sets.
+  auto quoted = [](const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+  };
+  std::string csv = "true_class,true_name,predicted_class,predicted_name,count\n";
+  for (int32_t t = 0; t < confusion.num_classes; ++t) {
+    for (int32_t p = 0; p < confusion.num_classes; ++p) {
+      csv += std::to_string(t) + "," + quoted(name(t)) + "," + std::to_string(p) + "," +
+             quoted(name(p)) + "," + std::to_string(confusion.at(t, p)) + "\n";
+    }
+  }
+  return csv;
+}
+
+Status LogPredictions(Run& run, const std::string& artifact_name, const train::Evaluation& test,
+                      const std::string& scratch_dir) {
+  PredictionTable table;
+  table.num_classes = test.num_classes;
+  table.has_probabilities = true;
+  for (int64_t i = 0; i < test.count; ++i) table.index.push_back(i);
+  table.labels = test.labels;
+  table.predicted = test.predicted;
+  table.probabilities = test.probabilities;
+  const std::string path = scratch_dir + "/predictions.csv";
+  LABBOOK_RETURN_IF_ERROR(WritePredictionsCsv(path, table));
+  Result<ArtifactRef> logged =
+      run.LogArtifact(artifact_name + "-predictions", "predictions", {{"predictions.csv", path}},
+                      {{"samples", test.count}});
+  std::error_code ignored;
+  std::filesystem::remove(path, ignored);
+  return logged.ok() ? Status::Ok() : logged.status();
+}
+
+}  // namespace
+
+Status RecordTestResults(Run& run, const std::string& artifact_name, const TestResults& results,
+                         const std::string& scratch_dir) {
+  Status first = Status::Ok();
+  auto keep = [&first](const Status& status) {
+    if (first.ok() && !status.ok()) first = status;
+  };
+  if (results.test != nullptr && results.report != nullptr) {
+    const metrics::EvaluationReport& report = *results.report;
+    const auto& macro = report.classification.macro;
+    SetIfFinite(run, "test/loss", results.test->loss);
+    SetIfFinite(run, "test/accuracy", report.accuracy);
+    SetIfFinite(run, "test/precision_macro", macro.precision);
+    SetIfFinite(run, "test/recall_macro", macro.recall);
+    SetIfFinite(run, "test/f1_macro", macro.f1);
+    if (report.one_vs_rest) SetIfFinite(run, "test/auroc_macro", report.one_vs_rest->auroc_macro);
+    run.SetSummary("test/samples", results.test->count);
+    Result<ArtifactRef> confusion =
+        run.LogTable("confusion_matrix", ConfusionCsv(report.confusion, results.class_names));
+    if (!confusion.ok()) keep(confusion.status());
+    keep(LogPredictions(run, artifact_name, *results.test, scratch_dir));
+  }
+  if (!results.model_path.empty()) {
+    Result<ArtifactRef> model =
+        run.LogArtifact(artifact_name, "model", {{"model.lbm", results.model_path}});
+    if (!model.ok()) keep(model.status());
+  }
+  return first;
+}
+
+}  // namespace labbook::cli

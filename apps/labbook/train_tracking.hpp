@@ -1,0 +1,50 @@
+// What `labbook train` records about a run: the counterpart of W&B's Keras metrics logger.
+//
+// TrackingCallback logs per-batch metrics (step: the optimizer step) and per-epoch metrics
+// (step: the epoch, 1-based) through Run::Log, which only enqueues. RecordTestResults adds the
+// final test metrics to the summary and logs the confusion matrix (a table), the predictions
+// (an artifact of type "predictions" holding predictions.csv, the format `labbook eval` reads)
+// and the model file (type "model"). The trainer knows nothing of this: it sees one more
+// callback.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "labbook/metrics.hpp"
+#include "labbook/run.hpp"
+#include "train/trainer.hpp"
+
+namespace labbook::cli {
+
+// Metric keys, as W&B's Keras callback names them.
+inline constexpr const char* kBatchLoss = "batch/loss";
+inline constexpr const char* kBatchAccuracy = "batch/accuracy";
+inline constexpr const char* kBatchLearningRate = "batch/learning_rate";
+
+class TrackingCallback final : public train::Callback {
+ public:
+  explicit TrackingCallback(Run& run) : run_(run) {}
+
+  void OnTrainBegin(const train::TrainInfo& info) override;
+  void OnBatchEnd(int batch, const train::BatchLogs& logs) override;
+  void OnEpochEnd(int epoch, const train::EpochLogs& logs) override;
+
+ private:
+  Run& run_;
+  bool has_validation_ = false;
+};
+
+// Artifacts and summary of a finished training run. `artifact_name` names the model artifact
+// (the config's stem); the predictions are "<artifact_name>-predictions". Files are written
+// under `scratch_dir` first. Returns the first error; the caller reports it and goes on.
+struct TestResults {
+  const train::Evaluation* test = nullptr;            // null: no test split
+  const metrics::EvaluationReport* report = nullptr;  // null: no test split
+  std::vector<std::string> class_names;
+  std::string model_path;
+};
+[[nodiscard]] Status RecordTestResults(Run& run, const std::string& artifact_name,
+                                       const TestResults& results, const std::string& scratch_dir);
+
+}  // namespace labbook::cli

@@ -1,0 +1,72 @@
+#include "track/liveness.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <limits>
+
+#include "track/proc_stats.hpp"
+
+namespace labbook::track {
+
+namespace {
+
+// A process start time from /proc is accurate to about a second (btime is whole seconds) and the
+// run's start_time is taken after its process started, so only a process that started this much
+// later than the run can't be the run's.
+constexpr double kStartTimeSlackS = 2.0;
+
+// Whether `pid` on this host still names the process that started the run at `run_start`.
+bool SameProcessAlive(int64_t pid, double run_start) {
+  if (pid <= 0 || pid > static_cast<int64_t>(std::numeric_limits<pid_t>::max())) return false;
+  if (kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) return false;
+  if (run_start <= 0) return true;
+  auto process_start = ProcessStartTime(static_cast<pid_t>(pid));
+  // Unreadable /proc (another user's process under hidepid): trust kill().
+  if (!process_start) return true;
+  return *process_start <= run_start + kStartTimeSlackS;
+}
+
+}  // namespace
+
+std::string ThisHost() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";
+  return name;
+}
+
+bool RunLooksDead(const RunInfo& run, double now, double stale_after_s) {
+  if (run.state != RunState::kRunning) return false;
+  const double last_sign = run.heartbeat_time > 0 ? run.heartbeat_time : run.start_time;
+  if (last_sign > 0 && now - last_sign > stale_after_s) return true;
+  if (!run.host.empty() && run.host == ThisHost() && run.pid > 0) {
+    return !SameProcessAlive(run.pid, run.start_time);
+  }
+  return false;
+}
+
+Status ReconcileRunStates(RunStore& store, std::vector<RunInfo>& runs, double now) {
+  Status first_error;
+  int failures = 0;
+  for (RunInfo& run : runs) {
+    if (!RunLooksDead(run, now)) continue;
+    // The last sign of life is the best estimate of when the run ended.
+    const double ended = run.heartbeat_time > 0 ? run.heartbeat_time : now;
+    RunUpdate update;
+    update.state = RunState::kCrashed;
+    update.end_time = ended;
+    Status status = store.UpdateRun(run.id, update);
+    if (!status.ok()) {
+      if (failures++ == 0) first_error = status;
+      continue;
+    }
+    run.state = RunState::kCrashed;
+    run.end_time = ended;
+  }
+  if (failures == 0) return Status::Ok();
+  return first_error.WithContext("could not mark " + std::to_string(failures) +
+                                 " dead run(s) as crashed");
+}
+
+}  // namespace labbook::track

@@ -1,0 +1,227 @@
+#include "track/sqlite/blob_store.hpp"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <system_error>
+#include <vector>
+
+#include "core/status_macros.hpp"
+
+namespace labbook::track::sqlite {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr size_t kCopyBufferBytes = 1 << 20;
+
+Status ErrnoStatus(const fs::path& path, std::string_view action, int err) {
+  std::string message =
+      path.string() + ": cannot " + std::string(action) + ": " + std::strerror(err);
+  switch (err) {
+    case ENOENT:
+      return NotFound(std::move(message));
+    case EACCES:
+    case EPERM:
+    case EROFS:
+      return PermissionDenied(std::move(message));
+    case ENOSPC:
+    case EDQUOT:
+      return ResourceExhausted(std::move(message));
+    default:
+      return Internal(std::move(message));
+  }
+}
+
+// A file descriptor closed on destruction.
+class Descriptor {
+ public:
+  explicit Descriptor(int fd) : fd_(fd) {}
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  ~Descriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  // Closes now, reporting what close says (the last chance to hear of a failed write).
+  int Close() {
+    const int rc = ::close(fd_);
+    fd_ = -1;
+    return rc;
+  }
+
+ private:
+  int fd_;
+};
+
+// A temporary file removed on destruction unless it was renamed into place.
+class TemporaryFile {
+ public:
+  explicit TemporaryFile(fs::path path) : path_(std::move(path)) {}
+  TemporaryFile(const TemporaryFile&) = delete;
+  TemporaryFile& operator=(const TemporaryFile&) = delete;
+  ~TemporaryFile() {
+    if (!path_.empty()) ::unlink(path_.c_str());
+  }
+  const fs::path& path() const { return path_; }
+  Status RenameTo(const fs::path& target) {
+    if (::rename(path_.c_str(), target.c_str()) != 0) {
+      return ErrnoStatus(target, "rename " + path_.string() + " to it", errno);
+    }
+    path_.clear();
+    return Status::Ok();
+  }
+
+ private:
+  fs::path path_;
+};
+
+std::string RandomSuffix() {
+  thread_local std::mt19937_64 engine{std::random_device{}()};
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(engine()));
+  return text;
+}
+
+Status CreateDirectories(const fs::path& dir) {
+  std::error_code error;
+  fs::create_directories(dir, error);
+  if (error) return ErrnoStatus(dir, "create the directory", error.value());
+  return Status::Ok();
+}
+
+Result<int> OpenForReading(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(path, "open", errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return InvalidArgument(path.string() + ": not a regular file");
+  }
+  return fd;
+}
+
+// Copies `in` to `out` (both open), hashing the bytes. Returns the number of bytes copied.
+Result<int64_t> CopyHashing(int in, const fs::path& in_path, int out, const fs::path& out_path,
+                            Sha256* hash) {
+  std::vector<char> buffer(kCopyBufferBytes);
+  int64_t total = 0;
+  for (;;) {
+    const ssize_t got = ::read(in, buffer.data(), buffer.size());
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return ErrnoStatus(in_path, "read", errno);
+    if (got == 0) return total;
+    hash->Update(buffer.data(), static_cast<size_t>(got));
+    for (ssize_t done = 0; done < got;) {
+      const ssize_t wrote = ::write(out, buffer.data() + done, static_cast<size_t>(got - done));
+      if (wrote < 0 && errno == EINTR) continue;
+      if (wrote < 0) return ErrnoStatus(out_path, "write", errno);
+      done += wrote;
+    }
+    total += got;
+  }
+}
+
+// Flushes and closes a written file.
+Status Finish(Descriptor& out, const fs::path& path) {
+  if (::fsync(out.get()) != 0) return ErrnoStatus(path, "flush", errno);
+  if (out.Close() != 0) return ErrnoStatus(path, "close", errno);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Sha256::Sha256() : context_(EVP_MD_CTX_new()) {
+  EVP_DigestInit_ex(context_, EVP_sha256(), nullptr);
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(context_); }
+
+void Sha256::Update(const void* data, size_t size) { EVP_DigestUpdate(context_, data, size); }
+
+std::string Sha256::HexDigest() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context_, digest, &length);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(2 * length);
+  for (unsigned int i = 0; i < length; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 15]);
+  }
+  return hex;
+}
+
+std::string Sha256Hex(std::string_view bytes) {
+  Sha256 hash;
+  hash.Update(bytes.data(), bytes.size());
+  return hash.HexDigest();
+}
+
+bool IsSha256Hex(std::string_view text) {
+  if (text.size() != 64) return false;
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+Status BlobStore::Create() const { return CreateDirectories(dir_); }
+
+fs::path BlobStore::PathOf(std::string_view sha256) const {
+  return dir_ / std::string(sha256.substr(0, 2)) / std::string(sha256);
+}
+
+Result<StoredBlob> BlobStore::Put(const fs::path& source) const {
+  LABBOOK_ASSIGN_OR_RETURN(int in_fd, OpenForReading(source));
+  Descriptor in(in_fd);
+  LABBOOK_RETURN_IF_ERROR(Create());
+  TemporaryFile temporary(dir_ / (".incoming-" + RandomSuffix()));
+  Descriptor out(::open(temporary.path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (out.get() < 0) return ErrnoStatus(temporary.path(), "create", errno);
+  Sha256 hash;
+  LABBOOK_ASSIGN_OR_RETURN(int64_t size,
+                           CopyHashing(in.get(), source, out.get(), temporary.path(), &hash));
+  LABBOOK_RETURN_IF_ERROR(Finish(out, temporary.path()));
+  StoredBlob blob{hash.HexDigest(), size};
+  const fs::path target = PathOf(blob.sha256);
+  std::error_code error;
+  // A blob of the right size is taken to be the same content; one of another size (cut short by
+  // a failing disk) is replaced.
+  if (fs::file_size(target, error) == static_cast<uintmax_t>(size) && !error) return blob;
+  LABBOOK_RETURN_IF_ERROR(CreateDirectories(target.parent_path()));
+  LABBOOK_RETURN_IF_ERROR(temporary.RenameTo(target));
+  return blob;
+}
+
+Status BlobStore::CopyTo(std::string_view sha256, int64_t size, const fs::path& destination) const {
+  const fs::path source = PathOf(sha256);
+  LABBOOK_ASSIGN_OR_RETURN(int in_fd, OpenForReading(source));
+  Descriptor in(in_fd);
+  if (destination.has_parent_path()) {
+    LABBOOK_RETURN_IF_ERROR(CreateDirectories(destination.parent_path()));
+  }
+  TemporaryFile temporary(fs::path(destination.string() + ".partial-" + RandomSuffix()));
+  Descriptor out(::open(temporary.path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (out.get() < 0) return ErrnoStatus(temporary.path(), "create", errno);
+  Sha256 hash;
+  LABBOOK_ASSIGN_OR_RETURN(int64_t copied,
+                           CopyHashing(in.get(), source, out.get(), temporary.path(), &hash));
+  const std::string actual = hash.HexDigest();
+  if (copied != size || actual != sha256) {
+    return DataLoss(source.string() + ": the blob is corrupt: it holds " + std::to_string(copied) +
+                    " bytes with sha256 " + actual + ", expected " + std::to_string(size) +
+                    " bytes with sha256 " + std::string(sha256));
+  }
+  LABBOOK_RETURN_IF_ERROR(Finish(out, temporary.path()));
+  return temporary.RenameTo(destination);
+}
+
+}  // namespace labbook::track::sqlite

@@ -1,0 +1,70 @@
+// Artifact file contents of the SQLite store: one file per distinct content, named by its sha256,
+// in a directory beside the database ("<db>.blobs/ab/ab12...", the first two hex digits as a
+// subdirectory). A blob is written under a temporary name, flushed and renamed, so it is complete
+// or absent; blobs are never modified afterwards, and two processes adding the same content only
+// rename equal bytes over each other. Every method may be called from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "labbook/status.hpp"
+
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
+
+namespace labbook::track::sqlite {
+
+// Incremental sha256, lower-case hex.
+class Sha256 {
+ public:
+  Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  ~Sha256();
+
+  void Update(const void* data, size_t size);
+  std::string HexDigest();
+
+ private:
+  evp_md_ctx_st* context_;
+};
+
+std::string Sha256Hex(std::string_view bytes);
+
+// True for 64 lower-case hex digits.
+bool IsSha256Hex(std::string_view text);
+
+struct StoredBlob {
+  std::string sha256;
+  int64_t size = 0;
+};
+
+class BlobStore {
+ public:
+  explicit BlobStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
+
+  const std::filesystem::path& dir() const { return dir_; }
+  // Creates the directory when missing; errors name it.
+  [[nodiscard]] Status Create() const;
+
+  // Copies the regular file `source` into the store (nothing when the content is there already).
+  // kNotFound when `source` is missing; errors name `source` or the blob's path.
+  [[nodiscard]] Result<StoredBlob> Put(const std::filesystem::path& source) const;
+
+  // Where the content with this digest lives (`sha256`: 64 lower-case hex digits).
+  std::filesystem::path PathOf(std::string_view sha256) const;
+
+  // Copies the blob to `destination` through a temporary file beside it (creating its directory),
+  // checking the content on the way: kDataLoss when the size or the sha256 differs from the
+  // expected ones, with nothing left at `destination`; kNotFound when there is no such blob.
+  [[nodiscard]] Status CopyTo(std::string_view sha256, int64_t size,
+                              const std::filesystem::path& destination) const;
+
+ private:
+  std::filesystem::path dir_;
+};
+
+}  // namespace labbook::track::sqlite

@@ -1,0 +1,159 @@
+#include "track/sqlite/validation.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "core/status_macros.hpp"
+#include "track/sqlite/artifact_tables.hpp"
+
+namespace labbook::track::sqlite {
+namespace {
+
+constexpr size_t kMaxNameBytes = 128;
+constexpr size_t kMaxKeyBytes = 512;
+constexpr size_t kMaxPathBytes = 1024;
+
+bool IsBase36(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'); }
+
+bool HasControlCharacter(std::string_view text) {
+  return std::any_of(text.begin(), text.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte < 0x20 || byte == 0x7f;
+  });
+}
+
+// [A-Za-z0-9._-]+, at most 128 bytes.
+bool IsArtifactWord(std::string_view text) {
+  return !text.empty() && text.size() <= kMaxNameBytes &&
+         std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+         });
+}
+
+Status CheckArtifactPath(std::string_view path) {
+  auto invalid = [&](std::string_view why) {
+    return InvalidArgument("artifact file path '" + std::string(path) + "' " + std::string(why));
+  };
+  if (path.empty() || path.size() > kMaxPathBytes) return invalid("must have 1 to 1024 bytes");
+  if (HasControlCharacter(path) || path.find('\\') != std::string_view::npos) {
+    return invalid("must not hold control characters or '\\'");
+  }
+  size_t start = 0;
+  for (;;) {
+    const size_t end = std::min(path.find('/', start), path.size());
+    const std::string_view part = path.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") {
+      return invalid("must be relative and '/'-separated, without empty, '.' or '..' parts");
+    }
+    if (end == path.size()) return Status::Ok();
+    start = end + 1;
+  }
+}
+
+Status CheckTime(std::string_view field, double time) {
+  if (std::isfinite(time)) return Status::Ok();
+  return InvalidArgument(std::string(field) + " must be a finite number of seconds");
+}
+
+}  // namespace
+
+bool IsRunId(std::string_view id) {
+  return id.size() == kRunIdLength && std::all_of(id.begin(), id.end(), IsBase36);
+}
+
+Status CheckRunId(std::string_view id) {
+  if (IsRunId(id)) return Status::Ok();
+  return InvalidArgument("run id '" + std::string(id) + "' must be 8 characters of [0-9a-z]");
+}
+
+Status CheckRunIdOrPrefix(std::string_view id) {
+  if (id.size() >= kMinRunIdPrefix && id.size() <= kRunIdLength &&
+      std::all_of(id.begin(), id.end(), IsBase36)) {
+    return Status::Ok();
+  }
+  return InvalidArgument("run id '" + std::string(id) +
+                         "' must be 8 characters of [0-9a-z], or a prefix of at least 3");
+}
+
+Status CheckProjectName(std::string_view field, std::string_view name) {
+  if (!name.empty() && name.size() <= kMaxNameBytes && !HasControlCharacter(name) &&
+      name.find('/') == std::string_view::npos) {
+    return Status::Ok();
+  }
+  return InvalidArgument(std::string(field) + " '" + std::string(name) +
+                         "' must have 1 to 128 bytes, without '/' or control characters");
+}
+
+Status CheckHistoryKey(std::string_view field, std::string_view key) {
+  if (!key.empty() && key.size() <= kMaxKeyBytes && !HasControlCharacter(key)) {
+    return Status::Ok();
+  }
+  return InvalidArgument(std::string(field) + " '" + std::string(key) +
+                         "' must have 1 to 512 bytes, without control characters");
+}
+
+Status CheckNewRun(const RunInfo& run) {
+  if (!run.id.empty()) LABBOOK_RETURN_IF_ERROR(CheckRunId(run.id));
+  LABBOOK_RETURN_IF_ERROR(CheckProjectName("run.entity", run.entity));
+  LABBOOK_RETURN_IF_ERROR(CheckProjectName("run.project", run.project));
+  if (!run.config.is_object()) return InvalidArgument("run.config must be a JSON object");
+  if (!run.summary.is_object()) return InvalidArgument("run.summary must be a JSON object");
+  LABBOOK_RETURN_IF_ERROR(CheckTime("run.start_time", run.start_time));
+  LABBOOK_RETURN_IF_ERROR(CheckTime("run.heartbeat_time", run.heartbeat_time));
+  return CheckTime("run.end_time", run.end_time);
+}
+
+Status CheckRunUpdate(const RunUpdate& update) {
+  if (update.summary_patch && !update.summary_patch->is_object()) {
+    return InvalidArgument("update.summary_patch must be a JSON object");
+  }
+  if (update.heartbeat_time) {
+    LABBOOK_RETURN_IF_ERROR(CheckTime("update.heartbeat_time", *update.heartbeat_time));
+  }
+  if (update.end_time) LABBOOK_RETURN_IF_ERROR(CheckTime("update.end_time", *update.end_time));
+  return Status::Ok();
+}
+
+Status CheckHistoryQuery(const HistoryQuery& query) {
+  if (query.min_step <= query.max_step) return Status::Ok();
+  return InvalidArgument("query.min_step " + std::to_string(query.min_step) +
+                         " is after query.max_step " + std::to_string(query.max_step));
+}
+
+Status CheckNewArtifact(const NewArtifact& artifact) {
+  LABBOOK_RETURN_IF_ERROR(CheckProjectName("artifact.entity", artifact.entity));
+  LABBOOK_RETURN_IF_ERROR(CheckProjectName("artifact.project", artifact.project));
+  if (!IsArtifactWord(artifact.name)) {
+    return InvalidArgument("artifact.name '" + artifact.name +
+                           "' must be 1 to 128 characters of [A-Za-z0-9._-]");
+  }
+  if (!IsArtifactWord(artifact.type)) {
+    return InvalidArgument("artifact.type '" + artifact.type +
+                           "' must be 1 to 128 characters of [A-Za-z0-9._-]");
+  }
+  if (!artifact.producer_run.empty()) {
+    LABBOOK_RETURN_IF_ERROR(CheckRunId(artifact.producer_run));
+  }
+  if (!artifact.metadata.is_object() && !artifact.metadata.is_null()) {
+    return InvalidArgument("artifact.metadata must be a JSON object (or null for none)");
+  }
+  for (const std::string& alias : artifact.aliases) {
+    if (!IsArtifactWord(alias) || ParseVersionName(alias) >= 0) {
+      return InvalidArgument("artifact alias '" + alias +
+                             "' must be 1 to 128 characters of [A-Za-z0-9._-] and not look "
+                             "like a version (v3)");
+    }
+  }
+  std::set<std::string_view> paths;
+  for (const NewArtifact::File& file : artifact.files) {
+    LABBOOK_RETURN_IF_ERROR(CheckArtifactPath(file.path));
+    if (!paths.insert(file.path).second) {
+      return InvalidArgument("artifact file path '" + file.path + "' appears twice");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace labbook::track::sqlite
