@@ -384,8 +384,8 @@ bool IsPreferredMetric(const std::string& key) {
 }
 
 // Up to three numeric summary keys worth a column: the sort key when it is one, then those most
-// runs have, metrics named like accuracy or loss first. System metrics and keys starting with
-// '_' are left out.
+// runs have, test results first, then validation, then the rest, and among those metrics named
+// like accuracy or loss first. System metrics and keys starting with '_' are left out.
 std::vector<std::string> SummaryColumns(const std::vector<track::RunInfo>& runs,
                                         const std::string& sort) {
   constexpr size_t kMaxColumns = 3;
@@ -413,8 +413,16 @@ std::vector<std::string> SummaryColumns(const std::vector<track::RunInfo>& runs,
     columns.push_back(key);
   }
   std::vector<std::pair<std::string, int>> ranked(counts.begin(), counts.end());
-  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) {
+  // Final results before per-epoch values before per-batch ones (what `labbook train` logs).
+  auto stage = [](const std::string& key) {
+    if (key.starts_with("test/") || key.starts_with("test.")) return 0;
+    if (key.find("val") != std::string::npos) return 1;
+    if (key.starts_with("batch/")) return 3;
+    return 2;
+  };
+  std::stable_sort(ranked.begin(), ranked.end(), [&stage](const auto& a, const auto& b) {
     if (a.second != b.second) return a.second > b.second;
+    if (stage(a.first) != stage(b.first)) return stage(a.first) < stage(b.first);
     return IsPreferredMetric(a.first) && !IsPreferredMetric(b.first);
   });
   for (const auto& [key, count] : ranked) {
