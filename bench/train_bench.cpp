@@ -13,6 +13,8 @@
 //               [--skip-torch]
 //               [--rounds 1] [--threads 2] [--batch 128] [--eval-batch 128] [--seed 1]
 //
+// Round r uses seed + r for both peers, so medians of accuracy are over seeds.
+//
 // LABBOOK_PROFILE=1 adds the oneDNN backend's per-step time table of every model it ran.
 // Exit status: 0, 1 when a run fails (PyTorch missing counts only without --skip-torch), 2 on a
 // usage error.
@@ -438,17 +440,20 @@ int main(int argc, char** argv) {
   Series torch{"pytorch fp32", {}};
   bool failed = false;
   for (int round = 0; round < o.rounds; ++round) {
+    // Each round draws its own initial weights and shuffles, so the median accuracy is over seeds.
+    Options r = o;
+    r.seed = o.seed + static_cast<uint64_t>(round);
     if (o.fp32) {
-      fp32.runs.push_back(RunLabbook(o, data, train_count, test_count, nn::Precision::kFloat32));
+      fp32.runs.push_back(RunLabbook(r, data, train_count, test_count, nn::Precision::kFloat32));
       failed |= !fp32.runs.back().ok;
     }
     if (o.torch) {
       torch.runs.push_back(
-          RunTorch(o, dir, train_count, test_count, data.train.rows, data.train.cols));
+          RunTorch(r, dir, train_count, test_count, data.train.rows, data.train.cols));
       failed |= !torch.runs.back().ok;
     }
     if (o.bf16) {
-      bf16.runs.push_back(RunLabbook(o, data, train_count, test_count, nn::Precision::kBFloat16));
+      bf16.runs.push_back(RunLabbook(r, data, train_count, test_count, nn::Precision::kBFloat16));
       failed |= !bf16.runs.back().ok;
     }
   }
@@ -483,6 +488,15 @@ int main(int argc, char** argv) {
       if (s->runs.empty()) continue;
       std::printf(" %s", s->name.c_str());
       for (const RunResult& r : s->runs) std::printf(" %.0f", r.train_samples_per_s);
+      std::printf(";");
+    }
+    std::printf(
+        ")\n(test accuracy per round, seeds %llu..%llu:", static_cast<unsigned long long>(o.seed),
+        static_cast<unsigned long long>(o.seed + o.rounds - 1));
+    for (const Series* s : {&fp32, &torch, &bf16}) {
+      if (s->runs.empty()) continue;
+      std::printf(" %s", s->name.c_str());
+      for (const RunResult& r : s->runs) std::printf(" %.2f%%", 100 * r.test_accuracy);
       std::printf(";");
     }
     std::printf(")\n");
