@@ -16,6 +16,7 @@
 #include "labbook/metrics.hpp"
 #include "output.hpp"
 #include "report/text_table.hpp"
+#include "track/store.hpp"
 #include "train/model_file.hpp"
 #include "train/progress_bar.hpp"
 #include "train/summary.hpp"
@@ -227,8 +228,11 @@ Status RunTrain(const TrainCliOptions& options) {
     std::fprintf(stderr, "labbook: warning: run %s: %s\n", tracked.id().c_str(),
                  finished.ToString().c_str());
   } else if (trained.ok() && tracked.mode() != RunMode::kDisabled) {
-    std::printf("recorded run %s: labbook runs show %s\n", tracked.id().c_str(),
-                tracked.id().c_str());
+    // The hint must find the run: name the store unless it is the one `runs` reads by default.
+    const std::string store =
+        tracked.store_uri() == track::DefaultStoreUri() ? "" : " --store " + tracked.store_uri();
+    std::printf("recorded run %s: labbook runs show %s%s\n", tracked.id().c_str(),
+                tracked.id().c_str(), store.c_str());
   }
   return trained;
 }

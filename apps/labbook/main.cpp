@@ -22,9 +22,12 @@ int main(int argc, char** argv) {
       "Environment:\n"
       "  LABBOOK_DATA   directory of datasets installed by scripts/install-deps\n"
       "  LABBOOK_STORE  the run store (default sqlite://.labbook/labbook.db)\n"
+      "  LABBOOK_PROJECT, LABBOOK_ENTITY  defaults for recorded runs\n"
+      "  LABBOOK_OFFLINE_STORE  the store of --track offline (default .labbook/offline.db)\n"
       "  NO_COLOR       disables colours in terminal output\n"
-      "Exit codes: 0 success, 2 bad arguments or input, 3 not found, 8 corrupt data,\n"
-      "  5 permission denied, 10 unavailable, 12 internal error.");
+      "Exit codes: 0 success, 2 bad arguments or input, 3 not found, 4 already exists,\n"
+      "  5 permission denied, 7 not possible in the current state (e.g. deleting a running run),\n"
+      "  8 corrupt data, 9 out of space or memory, 10 unavailable, 12 internal error.");
 
   labbook::cli::Action action;
   labbook::cli::AddDataCommand(app, action);
@@ -46,8 +49,8 @@ int main(int argc, char** argv) {
       names += sub->get_name();
     }
     if (!known) {
-      std::fprintf(stderr, "labbook: error: unknown command '%s'; the commands are %s\n",
-                   argv[1], names.c_str());
+      std::fprintf(stderr, "labbook: error: unknown command '%s'; the commands are %s\n", argv[1],
+                   names.c_str());
       return labbook::ExitCodeFor(labbook::ErrorCode::kInvalidArgument);
     }
   }

@@ -1,6 +1,10 @@
 #include "train_tracking.hpp"
 
+#include <stdlib.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <string>
 
@@ -15,7 +19,8 @@ void TrackingCallback::OnTrainBegin(const train::TrainInfo& info) {
 
 void TrackingCallback::OnBatchEnd(int /*batch*/, const train::BatchLogs& logs) {
   run_.Log({{kBatchLoss, logs.batch_loss},
-            {kBatchAccuracy, logs.accuracy},
+            {kBatchEpochLoss, logs.loss},
+            {kBatchEpochAccuracy, logs.accuracy},
             {kBatchLearningRate, logs.learning_rate}},
            logs.step);
 }
@@ -72,13 +77,22 @@ Status LogPredictions(Run& run, const std::string& artifact_name, const train::E
   table.labels = test.labels;
   table.predicted = test.predicted;
   table.probabilities = test.probabilities;
-  const std::string path = scratch_dir + "/predictions.csv";
-  LABBOOK_RETURN_IF_ERROR(WritePredictionsCsv(path, table));
+  // A name of our own in a directory of our own: never a file the user wrote there.
+  std::string pattern = scratch_dir + "/.labbook-predictions-XXXXXX";
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return ResourceExhausted(scratch_dir +
+                             ": cannot create a scratch directory for the "
+                             "predictions: " +
+                             std::strerror(errno));
+  }
+  const std::string path = pattern + "/predictions.csv";
+  const Status written = WritePredictionsCsv(path, table);
   Result<ArtifactRef> logged =
-      run.LogArtifact(artifact_name + "-predictions", "predictions", {{"predictions.csv", path}},
-                      {{"samples", test.count}});
+      written.ok() ? run.LogArtifact(artifact_name + "-predictions", "predictions",
+                                     {{"predictions.csv", path}}, {{"samples", test.count}})
+                   : Result<ArtifactRef>(written);
   std::error_code ignored;
-  std::filesystem::remove(path, ignored);
+  std::filesystem::remove_all(pattern, ignored);
   return logged.ok() ? Status::Ok() : logged.status();
 }
 
@@ -100,8 +114,8 @@ Status RecordTestResults(Run& run, const std::string& artifact_name, const TestR
     SetIfFinite(run, "test/f1_macro", macro.f1);
     if (report.one_vs_rest) SetIfFinite(run, "test/auroc_macro", report.one_vs_rest->auroc_macro);
     run.SetSummary("test/samples", results.test->count);
-    Result<ArtifactRef> confusion =
-        run.LogTable("confusion_matrix", ConfusionCsv(report.confusion, results.class_names));
+    Result<ArtifactRef> confusion = run.LogTable(
+        artifact_name + "-confusion_matrix", ConfusionCsv(report.confusion, results.class_names));
     if (!confusion.ok()) keep(confusion.status());
     keep(LogPredictions(run, artifact_name, *results.test, scratch_dir));
   }

@@ -2,7 +2,8 @@
 //
 // TrackingCallback logs per-batch metrics (step: the optimizer step) and per-epoch metrics
 // (step: the epoch, 1-based) through Run::Log, which only enqueues. RecordTestResults adds the
-// final test metrics to the summary and logs the confusion matrix (a table), the predictions
+// final test metrics to the summary and logs the confusion matrix (a table named
+// "<artifact_name>-confusion_matrix"), the predictions
 // (an artifact of type "predictions" holding predictions.csv, the format `labbook eval` reads)
 // and the model file (type "model"). The trainer knows nothing of this: it sees one more
 // callback.
@@ -17,9 +18,11 @@
 
 namespace labbook::cli {
 
-// Metric keys, as W&B's Keras callback names them.
+// Per-batch keys: the batch's own loss, and the running means over the epoch so far that the
+// progress bar shows (Keras' batch logs).
 inline constexpr const char* kBatchLoss = "batch/loss";
-inline constexpr const char* kBatchAccuracy = "batch/accuracy";
+inline constexpr const char* kBatchEpochLoss = "batch/epoch_loss";
+inline constexpr const char* kBatchEpochAccuracy = "batch/epoch_accuracy";
 inline constexpr const char* kBatchLearningRate = "batch/learning_rate";
 
 class TrackingCallback final : public train::Callback {

@@ -10,8 +10,9 @@
 //
 // Log only enqueues: a bounded queue feeds a writer thread that batches points into the store at
 // least once a second, so a process killed outright loses at most its last second. When the
-// queue is full Log waits for the writer. A background thread samples system metrics (CPU,
-// memory) into the history under "system/" and keeps the run's heartbeat. A store that fails
+// queue is full Log waits for the writer, which also keeps the run's heartbeat and writes the
+// summary every few seconds. A background thread samples system metrics (CPU, memory) into the
+// history under "system/". A store that fails
 // during the run (disk full, read-only) never stops the caller: the run goes on, the points that
 // could not be written are counted, and Finish reports them.
 //
@@ -20,8 +21,8 @@
 // Finish(1) during exception unwinding. SIGINT, SIGTERM and SIGHUP end the run as crashed (its
 // points flushed, exit code 128 + the signal) and then take their default action, unless the
 // program ignores or handles that signal itself; a run whose process died without a word
-// is shown as crashed by the readers (same host: at once; other hosts: once its heartbeat is
-// older than 30 s).
+// is shown as crashed by the readers (same host: at once, by its pid; other hosts: once its
+// heartbeat is older than 30 s).
 #pragma once
 
 #include <cstdint>

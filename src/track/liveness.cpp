@@ -38,12 +38,13 @@ std::string ThisHost() {
 
 bool RunLooksDead(const RunInfo& run, double now, double stale_after_s) {
   if (run.state != RunState::kRunning) return false;
-  const double last_sign = run.heartbeat_time > 0 ? run.heartbeat_time : run.start_time;
-  if (last_sign > 0 && now - last_sign > stale_after_s) return true;
+  // On its own host the process itself answers: a live one that is stopped or busy for longer
+  // than the heartbeat allows is not dead.
   if (!run.host.empty() && run.host == ThisHost() && run.pid > 0) {
     return !SameProcessAlive(run.pid, run.start_time);
   }
-  return false;
+  const double last_sign = run.heartbeat_time > 0 ? run.heartbeat_time : run.start_time;
+  return last_sign > 0 && now - last_sign > stale_after_s;
 }
 
 Status ReconcileRunStates(RunStore& store, std::vector<RunInfo>& runs, double now) {

@@ -1,8 +1,9 @@
 // Whether a run marked running is still alive. A process that died without ending its run (a
 // SIGKILL, a crash, a power cut) leaves it "running" in the store; readers (the command line, the
 // server) call ReconcileRunStates before showing runs, which ends such runs as crashed:
-// - on the host that ran it: at once, when its pid no longer names the same process;
-// - from any host: when its heartbeat is older than `stale_after_s`.
+// - on the host that ran it: at once, when its pid no longer names the same process (and never
+//   while it does, however old its heartbeat: a stopped or busy process is not dead);
+// - from other hosts: when its heartbeat is older than `stale_after_s`.
 #pragma once
 
 #include <string>

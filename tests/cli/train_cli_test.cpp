@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -203,6 +204,22 @@ TEST_F(TrainCliTest, RecordsTheRunInTheStore) {
       (*store)->GetArtifact(run.entity, "stripes", "tiny", "latest");
   ASSERT_TRUE(latest.ok()) << latest.status().ToString();
   EXPECT_EQ(latest->version, 1);
+}
+
+// The run's scratch files never replace the user's: predictions.csv beside the model stays.
+TEST_F(TrainCliTest, RecordingLeavesTheUsersFilesAlone) {
+  fs::create_directories(dir_ + "/out");
+  CliResult r = RunCli({"train", config_, "--set", "epochs=1", "--model-out", dir_ + "/out/m.lbm",
+                        "--predictions-out", dir_ + "/out/predictions.csv"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(fs::exists(dir_ + "/out/predictions.csv"));
+  EXPECT_TRUE(ReadPredictionsCsv(dir_ + "/out/predictions.csv").ok());
+  std::vector<std::string> left;
+  for (const auto& entry : fs::directory_iterator(dir_ + "/out")) {
+    left.push_back(entry.path().filename().string());
+  }
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"m.lbm", "predictions.csv"}));
 }
 
 TEST_F(TrainCliTest, AStoreThatCannotBeOpenedStopsBeforeTraining) {

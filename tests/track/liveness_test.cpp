@@ -39,6 +39,10 @@ TEST(LivenessTest, ThisHostHasAName) { EXPECT_FALSE(ThisHost().empty()); }
 TEST(LivenessTest, ALiveProcessOnThisHostIsAlive) {
   const double now = test::WallSeconds();
   EXPECT_FALSE(RunLooksDead(RunningHere(now), now));
+  // However old its heartbeat: a stopped (SIGSTOP) or busy process is not dead.
+  RunInfo stalled = RunningHere(now);
+  stalled.heartbeat_time = now - 10 * kStaleAfterS;
+  EXPECT_FALSE(RunLooksDead(stalled, now + 10 * kStaleAfterS));
 }
 
 TEST(LivenessTest, AGoneProcessOnThisHostIsDeadAtOnce) {
