@@ -177,14 +177,8 @@ Status TrainAndRecord(const TrainCliOptions& options, train::TrainingRun& run, R
   LABBOOK_RETURN_IF_ERROR(train::WriteModelFile(model_path, file));
   std::printf("\nwrote %s", model_path.c_str());
   if (!options.predictions_out.empty() && test.count > 0) {
-    PredictionTable table;
-    table.num_classes = test.num_classes;
-    table.has_probabilities = true;
-    for (int64_t i = 0; i < test.count; ++i) table.index.push_back(i);
-    table.labels = test.labels;
-    table.predicted = test.predicted;
-    table.probabilities = test.probabilities;
-    LABBOOK_RETURN_IF_ERROR(WritePredictionsCsv(options.predictions_out, table));
+    LABBOOK_RETURN_IF_ERROR(
+        WritePredictionsCsv(options.predictions_out, train::ToPredictionTable(test)));
     std::printf(" and %s", options.predictions_out.c_str());
   }
   std::printf("\n");

@@ -70,13 +70,7 @@ std::string ConfusionCsv(const metrics::ConfusionMatrix& confusion,
 
 Status LogPredictions(Run& run, const std::string& artifact_name, const train::Evaluation& test,
                       const std::string& scratch_dir) {
-  PredictionTable table;
-  table.num_classes = test.num_classes;
-  table.has_probabilities = true;
-  for (int64_t i = 0; i < test.count; ++i) table.index.push_back(i);
-  table.labels = test.labels;
-  table.predicted = test.predicted;
-  table.probabilities = test.probabilities;
+  const PredictionTable table = train::ToPredictionTable(test);
   // A name of our own in a directory of our own: never a file the user wrote there.
   std::string pattern = scratch_dir + "/.labbook-predictions-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) {

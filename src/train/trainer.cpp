@@ -128,6 +128,18 @@ class EarlyStopping {
 
 }  // namespace
 
+PredictionTable ToPredictionTable(const Evaluation& evaluation) {
+  PredictionTable table;
+  table.num_classes = evaluation.num_classes;
+  table.has_probabilities = true;
+  table.index.resize(static_cast<size_t>(evaluation.count));
+  for (int64_t i = 0; i < evaluation.count; ++i) table.index[static_cast<size_t>(i)] = i;
+  table.labels = evaluation.labels;
+  table.predicted = evaluation.predicted;
+  table.probabilities = evaluation.probabilities;
+  return table;
+}
+
 Result<Evaluation> Evaluate(nn::CompiledModel& model, const nn::SampleShape& input,
                             const ImageSet& images, const nn::Loss* loss) {
   const int k = NumOutputs(model);

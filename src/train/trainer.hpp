@@ -88,6 +88,10 @@ struct Evaluation {
 [[nodiscard]] Result<Evaluation> Evaluate(nn::CompiledModel& model, const nn::SampleShape& input,
                                           const ImageSet& images, const nn::Loss* loss);
 
+// The evaluation as the predictions table `labbook eval` reads (index 0..count-1, with the
+// probabilities).
+PredictionTable ToPredictionTable(const Evaluation& evaluation);
+
 // Holds out `fraction` of `all` for validation: a random subset of round(count * fraction)
 // images drawn from `seed` (not Keras' last fraction: built-in sets such as mnist-digits are
 // ordered, so their tail is not representative), both parts keeping the original order.
