@@ -9,39 +9,21 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/errno_status.hpp"
 #include "core/status_macros.hpp"
 
 namespace labbook::data {
 namespace {
 
-Status ErrnoStatus(const std::string& path, std::string_view action, int err) {
-  std::string message = path + ": cannot " + std::string(action) + ": " + std::strerror(err);
-  switch (err) {
-    case ENOENT:
-    case ENOTDIR:
-      return NotFound(path + ": no such file");
-    case EACCES:
-    case EPERM:
-    case EROFS:
-      return PermissionDenied(std::move(message));
-    case ENOSPC:
-    case EDQUOT:
-    case ENOMEM:
-      return ResourceExhausted(std::move(message));
-    default:
-      return Internal(std::move(message));
-  }
-}
-
 // Opens `path` for reading and checks that it is a regular file. Returns the descriptor.
 Result<int> OpenRegularFile(const std::string& path, uint64_t* size) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(path, "open", errno);
+  if (fd < 0) return StatusFromErrno(path, "open", errno);
   struct stat st;
   if (::fstat(fd, &st) != 0) {
     int err = errno;
     ::close(fd);
-    return ErrnoStatus(path, "stat", err);
+    return StatusFromErrno(path, "stat", err);
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
@@ -80,7 +62,7 @@ Result<InputFile> InputFile::Open(const std::string& path) {
   if (file == nullptr) {
     int err = errno;
     ::close(fd);
-    return ErrnoStatus(path, "open", err);
+    return StatusFromErrno(path, "open", err);
   }
   return InputFile(file, path, size);
 }
@@ -106,12 +88,12 @@ InputFile::~InputFile() {
 
 Result<size_t> InputFile::Read(void* dst, size_t n) {
   size_t got = std::fread(dst, 1, n, file_);
-  if (got < n && std::ferror(file_)) return ErrnoStatus(path_, "read", errno);
+  if (got < n && std::ferror(file_)) return StatusFromErrno(path_, "read", errno);
   return got;
 }
 
 Status InputFile::Rewind() {
-  if (std::fseek(file_, 0, SEEK_SET) != 0) return ErrnoStatus(path_, "seek", errno);
+  if (std::fseek(file_, 0, SEEK_SET) != 0) return StatusFromErrno(path_, "seek", errno);
   return Status::Ok();
 }
 
@@ -127,7 +109,7 @@ Result<MappedFile> MappedFile::Open(const std::string& path) {
   void* addr = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   int err = errno;
   ::close(fd);
-  if (addr == MAP_FAILED) return ErrnoStatus(path, "map", err);
+  if (addr == MAP_FAILED) return StatusFromErrno(path, "map", err);
   ::madvise(addr, size, MADV_SEQUENTIAL);
   return MappedFile(static_cast<const char*>(addr), size);
 }
@@ -159,14 +141,14 @@ Result<AtomicFileWriter> AtomicFileWriter::Open(const std::string& path) {
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT) return NotFound(path + ": cannot create: its directory does not exist");
-    return ErrnoStatus(path, "create", err);
+    return StatusFromErrno(path, "create", err);
   }
   std::FILE* file = ::fdopen(fd, "wb");
   if (file == nullptr) {
     int err = errno;
     ::close(fd);
     ::unlink(temp_path.c_str());
-    return ErrnoStatus(path, "create", err);
+    return StatusFromErrno(path, "create", err);
   }
   return AtomicFileWriter(file, path, std::move(temp_path));
 }
@@ -185,7 +167,7 @@ AtomicFileWriter::~AtomicFileWriter() {
 
 Status AtomicFileWriter::Write(const void* data, size_t n) {
   if (file_ == nullptr) return Internal(path_ + ": write after commit");
-  if (n != 0 && std::fwrite(data, 1, n, file_) != n) return ErrnoStatus(path_, "write", errno);
+  if (n != 0 && std::fwrite(data, 1, n, file_) != n) return StatusFromErrno(path_, "write", errno);
   return Status::Ok();
 }
 
@@ -193,8 +175,9 @@ Status AtomicFileWriter::Commit() {
   if (file_ == nullptr) return Internal(path_ + ": committed twice");
   int closed = std::fclose(file_);
   file_ = nullptr;
-  if (closed != 0) return ErrnoStatus(path_, "write", errno);
-  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) return ErrnoStatus(path_, "rename", errno);
+  if (closed != 0) return StatusFromErrno(path_, "write", errno);
+  if (::rename(temp_path_.c_str(), path_.c_str()) != 0)
+    return StatusFromErrno(path_, "rename", errno);
   temp_path_.clear();
   return Status::Ok();
 }

@@ -12,6 +12,7 @@
 #include <system_error>
 #include <vector>
 
+#include "core/errno_status.hpp"
 #include "core/status_macros.hpp"
 
 namespace labbook::track::sqlite {
@@ -20,24 +21,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr size_t kCopyBufferBytes = 1 << 20;
-
-Status ErrnoStatus(const fs::path& path, std::string_view action, int err) {
-  std::string message =
-      path.string() + ": cannot " + std::string(action) + ": " + std::strerror(err);
-  switch (err) {
-    case ENOENT:
-      return NotFound(std::move(message));
-    case EACCES:
-    case EPERM:
-    case EROFS:
-      return PermissionDenied(std::move(message));
-    case ENOSPC:
-    case EDQUOT:
-      return ResourceExhausted(std::move(message));
-    default:
-      return Internal(std::move(message));
-  }
-}
 
 // A file descriptor closed on destruction.
 class Descriptor {
@@ -72,7 +55,7 @@ class TemporaryFile {
   const fs::path& path() const { return path_; }
   Status RenameTo(const fs::path& target) {
     if (::rename(path_.c_str(), target.c_str()) != 0) {
-      return ErrnoStatus(target, "rename " + path_.string() + " to it", errno);
+      return StatusFromErrno(target, "rename " + path_.string() + " to it", errno);
     }
     path_.clear();
     return Status::Ok();
@@ -92,13 +75,13 @@ std::string RandomSuffix() {
 Status CreateDirectories(const fs::path& dir) {
   std::error_code error;
   fs::create_directories(dir, error);
-  if (error) return ErrnoStatus(dir, "create the directory", error.value());
+  if (error) return StatusFromErrno(dir, "create the directory", error.value());
   return Status::Ok();
 }
 
 Result<int> OpenForReading(const fs::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(path, "open", errno);
+  if (fd < 0) return StatusFromErrno(path, "open", errno);
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
@@ -115,13 +98,13 @@ Result<int64_t> CopyHashing(int in, const fs::path& in_path, int out, const fs::
   for (;;) {
     const ssize_t got = ::read(in, buffer.data(), buffer.size());
     if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return ErrnoStatus(in_path, "read", errno);
+    if (got < 0) return StatusFromErrno(in_path, "read", errno);
     if (got == 0) return total;
     hash->Update(buffer.data(), static_cast<size_t>(got));
     for (ssize_t done = 0; done < got;) {
       const ssize_t wrote = ::write(out, buffer.data() + done, static_cast<size_t>(got - done));
       if (wrote < 0 && errno == EINTR) continue;
-      if (wrote < 0) return ErrnoStatus(out_path, "write", errno);
+      if (wrote < 0) return StatusFromErrno(out_path, "write", errno);
       done += wrote;
     }
     total += got;
@@ -130,8 +113,8 @@ Result<int64_t> CopyHashing(int in, const fs::path& in_path, int out, const fs::
 
 // Flushes and closes a written file.
 Status Finish(Descriptor& out, const fs::path& path) {
-  if (::fsync(out.get()) != 0) return ErrnoStatus(path, "flush", errno);
-  if (out.Close() != 0) return ErrnoStatus(path, "close", errno);
+  if (::fsync(out.get()) != 0) return StatusFromErrno(path, "flush", errno);
+  if (out.Close() != 0) return StatusFromErrno(path, "close", errno);
   return Status::Ok();
 }
 
@@ -185,7 +168,7 @@ Result<StoredBlob> BlobStore::Put(const fs::path& source) const {
   LABBOOK_RETURN_IF_ERROR(Create());
   TemporaryFile temporary(dir_ / (".incoming-" + RandomSuffix()));
   Descriptor out(::open(temporary.path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (out.get() < 0) return ErrnoStatus(temporary.path(), "create", errno);
+  if (out.get() < 0) return StatusFromErrno(temporary.path(), "create", errno);
   Sha256 hash;
   LABBOOK_ASSIGN_OR_RETURN(int64_t size,
                            CopyHashing(in.get(), source, out.get(), temporary.path(), &hash));
@@ -210,7 +193,7 @@ Status BlobStore::CopyTo(std::string_view sha256, int64_t size, const fs::path& 
   }
   TemporaryFile temporary(fs::path(destination.string() + ".partial-" + RandomSuffix()));
   Descriptor out(::open(temporary.path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (out.get() < 0) return ErrnoStatus(temporary.path(), "create", errno);
+  if (out.get() < 0) return StatusFromErrno(temporary.path(), "create", errno);
   Sha256 hash;
   LABBOOK_ASSIGN_OR_RETURN(int64_t copied,
                            CopyHashing(in.get(), source, out.get(), temporary.path(), &hash));
