@@ -16,18 +16,7 @@ using Tag = memory::format_tag;
 // The channel block oneDNN's convolutions want their input in here (8 for AVX2, 16 for AVX-512),
 // so that the pooled output goes to the next convolution without a reorder.
 int PreferredChannelBlock(const dnnl::engine& engine) {
-  const MemoryDesc src({1, 32, 8, 8}, DataType::f32, Tag::any);
-  const MemoryDesc weights({32, 32, 3, 3}, DataType::f32, Tag::any);
-  const MemoryDesc dst({1, 32, 6, 6}, DataType::f32, Tag::any);
-  dnnl::convolution_forward::primitive_desc pd({dnnl::prop_kind::forward_training,
-                                                dnnl::algorithm::convolution_direct,
-                                                src,
-                                                weights,
-                                                dst,
-                                                {1, 1},
-                                                {0, 0},
-                                                {0, 0}},
-                                               engine);
+  const auto pd = ProbeConvolution(engine, DataType::f32, /*batch=*/1, /*channels=*/32);
   ChannelLayout layout;
   if (ChannelLayoutOf(pd.src_desc(), &layout) && layout.block == 16) return 16;
   return 8;

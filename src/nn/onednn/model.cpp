@@ -47,18 +47,7 @@ bool NativeBf16Available() {
   if (force != nullptr && std::strcmp(force, "emulate") == 0) return false;
   try {
     dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-    const MemoryDesc src({16, 16, 8, 8}, DataType::bf16, Tag::any);
-    const MemoryDesc weights({16, 16, 3, 3}, DataType::bf16, Tag::any);
-    const MemoryDesc dst({16, 16, 6, 6}, DataType::bf16, Tag::any);
-    dnnl::convolution_forward::primitive_desc pd({dnnl::prop_kind::forward_training,
-                                                  dnnl::algorithm::convolution_direct,
-                                                  src,
-                                                  weights,
-                                                  dst,
-                                                  {1, 1},
-                                                  {0, 0},
-                                                  {0, 0}},
-                                                 engine);
+    ProbeConvolution(engine, DataType::bf16, /*batch=*/16, /*channels=*/16);
     return true;
   } catch (const dnnl::error&) {
     return false;

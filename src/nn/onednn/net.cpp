@@ -77,14 +77,7 @@ void NetBuilder::AddWholeBatchTrainingStep(const std::string& label, std::functi
   shard_.whole_batch_steps->push_back(std::move(step));
 }
 
-void NetBuilder::Add(StepList list, const std::string& label, const dnnl::primitive& primitive,
-                     std::unordered_map<int, dnnl::memory> args,
-                     const MemoryDesc& scratchpad_desc) {
-  Step step;
-  step.profile_slot = model_.profiler.Slot(label);
-  step.primitive = primitive;
-  step.args = std::move(args);
-  step.scratchpad_bytes = scratchpad_desc.get_size();
+void NetBuilder::Append(StepList list, Step step) {
   switch (list) {
     case StepList::kForward:
       net_.forward_training.push_back(step);
@@ -102,25 +95,22 @@ void NetBuilder::Add(StepList list, const std::string& label, const dnnl::primit
   }
 }
 
+void NetBuilder::Add(StepList list, const std::string& label, const dnnl::primitive& primitive,
+                     std::unordered_map<int, dnnl::memory> args,
+                     const MemoryDesc& scratchpad_desc) {
+  Step step;
+  step.profile_slot = model_.profiler.Slot(label);
+  step.primitive = primitive;
+  step.args = std::move(args);
+  step.scratchpad_bytes = scratchpad_desc.get_size();
+  Append(list, std::move(step));
+}
+
 void NetBuilder::AddCustom(StepList list, const std::string& label, std::function<void()> body) {
   Step step;
   step.profile_slot = model_.profiler.Slot(label);
   step.custom = std::move(body);
-  switch (list) {
-    case StepList::kForward:
-      net_.forward_training.push_back(step);
-      net_.forward_inference.push_back(std::move(step));
-      break;
-    case StepList::kForwardTraining:
-      net_.forward_training.push_back(std::move(step));
-      break;
-    case StepList::kForwardInference:
-      net_.forward_inference.push_back(std::move(step));
-      break;
-    case StepList::kBackward:
-      backward_target_->push_back(std::move(step));
-      break;
-  }
+  Append(list, std::move(step));
 }
 
 dnnl::memory NetBuilder::Reordered(StepList list, const dnnl::memory& from, const MemoryDesc& want,
@@ -265,6 +255,22 @@ int64_t PhysicalOffset(const MemoryDesc& desc, const std::vector<int64_t>& index
     remainder[dim] %= block[dim];
   }
   return offset + inner;
+}
+
+dnnl::convolution_forward::primitive_desc ProbeConvolution(const dnnl::engine& engine,
+                                                           DataType type, int batch, int channels) {
+  const MemoryDesc src({batch, channels, 8, 8}, type, dnnl::memory::format_tag::any);
+  const MemoryDesc weights({channels, channels, 3, 3}, type, dnnl::memory::format_tag::any);
+  const MemoryDesc dst({batch, channels, 6, 6}, type, dnnl::memory::format_tag::any);
+  return dnnl::convolution_forward::primitive_desc({dnnl::prop_kind::forward_training,
+                                                    dnnl::algorithm::convolution_direct,
+                                                    src,
+                                                    weights,
+                                                    dst,
+                                                    {1, 1},
+                                                    {0, 0},
+                                                    {0, 0}},
+                                                   engine);
 }
 
 bool ChannelLayoutOf(const MemoryDesc& desc, ChannelLayout* layout) {

@@ -191,6 +191,9 @@ class NetBuilder {
   void Finish();
 
  private:
+  // Appends `step` to the step lists `list` names.
+  void Append(StepList list, Step step);
+
   ModelContext& model_;
   Net& net_;
   ShardInfo shard_;
@@ -223,5 +226,10 @@ int64_t PhysicalOffset(const MemoryDesc& desc, const std::vector<int64_t>& index
 // The ChannelLayout (kernels.hpp) of a 2-D (N, F) or 4-D (N, C, H, W) activation when it is plain
 // or blocked by channels only (nChw8c, nChw16c); false for any other layout.
 bool ChannelLayoutOf(const MemoryDesc& desc, ChannelLayout* layout);
+// A 3x3, stride 1, unpadded convolution of (batch, channels, 8, 8) to `channels` channels in
+// `type`, every layout left to oneDNN: what the backend builds to ask what this CPU supports and
+// prefers. Throws dnnl::error when no implementation takes it.
+dnnl::convolution_forward::primitive_desc ProbeConvolution(const dnnl::engine& engine,
+                                                           DataType type, int batch, int channels);
 
 }  // namespace labbook::nn::onednn
