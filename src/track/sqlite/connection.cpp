@@ -1,8 +1,11 @@
 #include "track/sqlite/connection.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 namespace labbook::track::sqlite {
 
@@ -180,6 +183,27 @@ Result<int64_t> Connection::PragmaInt(std::string_view name) {
   if (!row.ok()) return row.status();
   if (!*row) return Internal(path_ + ": PRAGMA " + std::string(name) + " returned no value");
   return stmt->Int(0);
+}
+
+Result<std::string> Connection::SwitchToWal() {
+  // Changing the journal mode upgrades the pragma's own read lock to an exclusive one, and SQLite
+  // never calls the busy handler for an upgrade (two upgraders would deadlock). So connections
+  // that open a new file at once get SQLITE_BUSY immediately; they wait here instead.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms_);
+  auto pause = std::chrono::milliseconds(1);
+  for (;;) {
+    Result<Statement> stmt = Prepare("PRAGMA journal_mode = WAL");
+    if (!stmt.ok()) return stmt.status();
+    Result<bool> row = stmt->Step();
+    if (row.ok()) return *row ? stmt->Text(0) : std::string();
+    const int rc = sqlite3_errcode(db_) & 0xff;
+    if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || std::chrono::steady_clock::now() >= deadline) {
+      return row.status();
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(20));
+  }
 }
 
 // --- Transaction ---

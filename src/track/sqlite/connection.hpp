@@ -80,6 +80,9 @@ class Connection {
   Status Exec(const std::string& sql);
   // The value of a pragma that returns one integer, e.g. "user_version".
   Result<int64_t> PragmaInt(std::string_view name);
+  // Switches the database to WAL mode, waiting up to the busy timeout for other connections that
+  // are opening or switching the same file. Returns the journal mode now in effect.
+  Result<std::string> SwitchToWal();
 
   sqlite3* handle() const { return db_; }
   int64_t LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }

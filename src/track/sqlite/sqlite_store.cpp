@@ -424,6 +424,7 @@ Result<int64_t> CountSchemaObjects(Connection& db) {
 // Refuses files that are not labbook stores, and stores newer than this labbook.
 Status CheckIsLabbookStore(Connection& db) {
   const std::string& path = db.path();
+  db.set_action("read the store's schema");
   Result<int64_t> objects = CountSchemaObjects(db);
   if (!objects.ok() && objects.status().code() == ErrorCode::kDataLoss) {
     return DataLoss(path +
@@ -447,12 +448,13 @@ Status CheckIsLabbookStore(Connection& db) {
 
 Status Configure(Connection& db, const SqliteStoreOptions& options) {
   if (!db.read_only()) {
-    LABBOOK_ASSIGN_OR_RETURN(Statement wal, db.Prepare("PRAGMA journal_mode = WAL"));
-    LABBOOK_ASSIGN_OR_RETURN(bool row, wal.Step());
-    if (!row || wal.Text(0) != "wal") {
+    db.set_action("switch the store to WAL mode");
+    LABBOOK_ASSIGN_OR_RETURN(std::string mode, db.SwitchToWal());
+    if (mode != "wal") {
       return FailedPrecondition(db.path() + ": cannot switch the store to WAL mode");
     }
   }
+  db.set_action("configure the store");
   // In WAL mode, synchronous=NORMAL makes every committed transaction survive a crash of the
   // process (the requirement); only a power cut may lose the last ones, never consistency.
   LABBOOK_RETURN_IF_ERROR(db.Exec("PRAGMA synchronous = NORMAL"));
