@@ -198,7 +198,8 @@ Result<std::string> Connection::SwitchToWal() {
     Result<bool> row = stmt->Step();
     if (row.ok()) return *row ? stmt->Text(0) : std::string();
     const int rc = sqlite3_errcode(db_) & 0xff;
-    if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || std::chrono::steady_clock::now() >= deadline) {
+    if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) ||
+        std::chrono::steady_clock::now() >= deadline) {
       return row.status();
     }
     std::this_thread::sleep_for(pause);
