@@ -26,8 +26,9 @@ int main(int argc, char** argv) {
       "  LABBOOK_OFFLINE_STORE  the store of --track offline (default .labbook/offline.db)\n"
       "  NO_COLOR       disables colours in terminal output\n"
       "Exit codes: 0 success, 2 bad arguments or input, 3 not found, 4 already exists,\n"
-      "  5 permission denied, 7 not possible in the current state (e.g. deleting a running run),\n"
-      "  8 corrupt data, 9 out of space or memory, 10 unavailable, 12 internal error.");
+      "  5 permission denied, 6 no or a wrong API key, 7 not possible in the current state\n"
+      "  (e.g. deleting a running run), 8 corrupt data, 9 out of space or memory,\n"
+      "  10 unavailable, 12 internal error, 13 over a size limit.");
 
   labbook::cli::Action action;
   labbook::cli::AddDataCommand(app, action);

@@ -28,6 +28,8 @@ enum class ErrorCode {
   kUnavailable,        // a service that may come back (server down, database locked)
   kUnimplemented,      // a valid request for something labbook does not do
   kInternal,           // a broken invariant: a bug in labbook
+  kPayloadTooLarge,    // a request or file over a stated size limit
+  kMethodNotAllowed,   // a known server route asked with a method it does not answer
 };
 
 // Stable lower-case name of a code, e.g. "invalid_argument".

@@ -16,6 +16,8 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kUnavailable: return "unavailable";
     case ErrorCode::kUnimplemented: return "unimplemented";
     case ErrorCode::kInternal: return "internal";
+    case ErrorCode::kPayloadTooLarge: return "payload_too_large";
+    case ErrorCode::kMethodNotAllowed: return "method_not_allowed";
   }
   return "unknown";
 }
@@ -34,6 +36,8 @@ int HttpStatusFor(ErrorCode code) {
     case ErrorCode::kUnimplemented: return 501;
     case ErrorCode::kUnavailable: return 503;
     case ErrorCode::kInternal: return 500;
+    case ErrorCode::kPayloadTooLarge: return 413;
+    case ErrorCode::kMethodNotAllowed: return 405;
   }
   return 500;
 }
@@ -54,6 +58,8 @@ int ExitCodeFor(ErrorCode code) {
     case ErrorCode::kUnavailable: return 10;
     case ErrorCode::kUnimplemented: return 11;
     case ErrorCode::kInternal: return 12;
+    case ErrorCode::kPayloadTooLarge: return 13;
+    case ErrorCode::kMethodNotAllowed: return 14;
   }
   return 12;
 }

@@ -13,7 +13,8 @@ constexpr ErrorCode kAllCodes[] = {
     ErrorCode::kInvalidArgument, ErrorCode::kNotFound,          ErrorCode::kAlreadyExists,
     ErrorCode::kPermissionDenied, ErrorCode::kUnauthenticated,  ErrorCode::kFailedPrecondition,
     ErrorCode::kDataLoss,        ErrorCode::kResourceExhausted, ErrorCode::kUnavailable,
-    ErrorCode::kUnimplemented,   ErrorCode::kInternal,
+    ErrorCode::kUnimplemented,   ErrorCode::kInternal,          ErrorCode::kPayloadTooLarge,
+    ErrorCode::kMethodNotAllowed,
 };
 
 TEST(StatusTest, OkByDefault) {
@@ -46,6 +47,8 @@ TEST(StatusTest, EveryCodeHasItsOwnNameExitCodeAndAnErrorHttpStatus) {
   EXPECT_EQ(HttpStatusFor(ErrorCode::kNotFound), 404);
   EXPECT_EQ(HttpStatusFor(ErrorCode::kUnauthenticated), 401);
   EXPECT_EQ(HttpStatusFor(ErrorCode::kPermissionDenied), 403);
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kPayloadTooLarge), 413);
+  EXPECT_EQ(HttpStatusFor(ErrorCode::kMethodNotAllowed), 405);
 }
 
 TEST(StatusTest, ContextIsPrependedAndCodeKept) {
