@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -133,5 +134,16 @@ class AuthStore {
 // Opens (creating when missing) the SQLite database at `path`.
 [[nodiscard]] Result<std::unique_ptr<AuthStore>> OpenSqliteAuthStore(
     const std::filesystem::path& path);
+
+// The same with the store's seams exposed; the defaults are what the one-argument form uses.
+struct SqliteAuthStoreOptions {
+  // How long a call waits for another process (e.g. `labbook` adding a user) holding the lock.
+  int busy_timeout_ms = 5000;
+  // Seconds since the Unix epoch, for created and last-used times; empty: the system clock.
+  // Tests pass their own to check the once-a-second last-used rule without sleeping.
+  std::function<double()> clock;
+};
+[[nodiscard]] Result<std::unique_ptr<AuthStore>> OpenSqliteAuthStore(
+    const std::filesystem::path& path, const SqliteAuthStoreOptions& options);
 
 }  // namespace labbook::server
