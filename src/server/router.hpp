@@ -75,6 +75,10 @@ class Router {
   // for the credentials of each request. Call once, after every Add.
   void Install(httplib::Server& server, AuthStore& auth);
 
+  // Where the access log goes: one line per request ("<method> <path> <status> <ms> <user>"),
+  // the path without its query string, never a credential. Unset: no access log.
+  void SetLog(std::function<void(const std::string& line)> log) { log_ = std::move(log); }
+
   // The status and JSON body of an error, as every route answers it.
   static void WriteError(httplib::Response& response, const Status& status);
 
@@ -89,6 +93,7 @@ class Router {
   void Dispatch(const httplib::Request& http, httplib::Response& response,
                 const httplib::ContentReader* reader, AuthStore& auth) const;
   std::vector<Route> routes_;
+  std::function<void(const std::string&)> log_;
 };
 
 // JSON responses.
