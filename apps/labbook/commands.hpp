@@ -28,6 +28,7 @@ void AddPredictCommand(CLI::App& app, Action& action);
 void AddModelCommand(CLI::App& app, Action& action);
 void AddRunsCommand(CLI::App& app, Action& action);
 void AddArtifactsCommand(CLI::App& app, Action& action);
+void AddServeCommand(CLI::App& app, Action& action);
 
 // Shared by the runs and artifacts commands (cmd_runs.cpp).
 

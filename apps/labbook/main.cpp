@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   labbook::cli::AddModelCommand(app, action);
   labbook::cli::AddRunsCommand(app, action);
   labbook::cli::AddArtifactsCommand(app, action);
+  labbook::cli::AddServeCommand(app, action);
 
   // CLI11 reports an unknown command as "A subcommand is required"; name the word instead.
   if (argc > 1 && argv[1][0] != '-') {

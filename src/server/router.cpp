@@ -44,6 +44,13 @@ std::string DecodePathPart(const std::string& part) {
   return httplib::detail::decode_url(part, /*convert_plus_to_space=*/false);
 }
 
+// Whether the request carries a body at all: without a length or chunked encoding it has none,
+// and reading would wait for bytes that never come.
+bool HasBody(const httplib::Request& http) {
+  if (http.has_header("Transfer-Encoding")) return true;
+  return http.has_header("Content-Length") && http.get_header_value("Content-Length") != "0";
+}
+
 bool MethodMatches(const std::string& route_method, const std::string& request_method) {
   return route_method == request_method || (route_method == "GET" && request_method == "HEAD");
 }
@@ -63,6 +70,7 @@ Result<std::string> Request::Body() {
     return http_.body;
   }
   std::string body;
+  if (!HasBody(http_)) return body;
   bool too_large = false;
   const bool complete = (*reader_)([&](const char* data, size_t length) {
     if (body.size() + length > body_limit_) {
@@ -93,6 +101,7 @@ Status Request::StreamBody(const std::function<bool(const char*, size_t)>& sink)
     }
     return Status::Ok();
   }
+  if (!HasBody(http_)) return Status::Ok();
   size_t received = 0;
   bool too_large = false;
   bool refused = false;
@@ -193,7 +202,7 @@ void Router::Dispatch(const httplib::Request& http, httplib::Response& response,
   if (!status.ok()) WriteError(response, status);
 
   // An unread body would be taken for the next request on this connection.
-  if (reader != nullptr && !body_consumed) {
+  if (reader != nullptr && !body_consumed && HasBody(http)) {
     if (declared_length <= kDrainLimit && !http.has_header("Transfer-Encoding")) {
       size_t drained = 0;
       (*reader)([&drained](const char*, size_t length) {
