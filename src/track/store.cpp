@@ -1,5 +1,7 @@
 #include <cstdlib>
 
+#include "track/http/credentials.hpp"
+#include "track/http/http_store.hpp"
 #include "track/sqlite/sqlite_store.hpp"
 #include "track/store.hpp"
 
@@ -15,14 +17,24 @@ Result<std::unique_ptr<RunStore>> OpenStore(const std::string& uri) {
     if (path.empty()) return InvalidArgument("store URI '" + uri + "' names no database file");
     return sqlite::OpenSqliteRunStore(path);
   }
-  return InvalidArgument("store URI '" + uri + "' has an unknown scheme '" + scheme +
-                         "'; known: sqlite:///absolute/path.db, sqlite://relative/path.db or "
-                         "a plain file path");
+  if (scheme == "http" || scheme == "https") {
+    auto opened = http::OpenHttpRunStore(uri);
+    if (!opened.ok()) return opened.status();
+    return std::unique_ptr<RunStore>(std::move(*opened));
+  }
+  // The URI is not repeated: an unknown scheme may be a mistyped server URL holding a key.
+  return InvalidArgument("store URI has an unknown scheme '" + scheme +
+                         "'; known: sqlite:///absolute/path.db, sqlite://relative/path.db, a "
+                         "plain file path, http://host:port or https://host:port");
 }
 
 std::string DefaultStoreUri() {
   const char* from_environment = std::getenv("LABBOOK_STORE");
   if (from_environment != nullptr && *from_environment != '\0') return from_environment;
+  // A malformed .env is reported when the server's key is looked up; here it names no server.
+  Result<std::optional<std::string>> base_url =
+      http::ResolveBaseUrl(http::CredentialContext::FromProcess());
+  if (base_url.ok() && base_url->has_value()) return **base_url;
   return "sqlite://.labbook/labbook.db";
 }
 

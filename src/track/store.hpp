@@ -244,12 +244,14 @@ class RunStore {
 };
 
 // The store named by `uri`: "sqlite:///abs/path.db", "sqlite://rel/path.db" or a plain file path
-// (SQLite). Other schemes are kInvalidArgument naming the schemes known. The SQLite store
-// creates its file and parent directory when missing.
+// (SQLite); "http://host:port" or "https://host:port" (a `labbook serve`, through
+// track/http/http_store.hpp, with the API key of track/http/credentials.hpp). Other schemes are
+// kInvalidArgument naming the schemes known. The SQLite store creates its file and parent
+// directory when missing.
 [[nodiscard]] Result<std::unique_ptr<RunStore>> OpenStore(const std::string& uri);
 
-// LABBOOK_STORE when set, else "sqlite://.labbook/labbook.db" (relative to the working
-// directory).
+// LABBOOK_STORE when set, else LABBOOK_BASE_URL (from the environment or ./.env), else
+// "sqlite://.labbook/labbook.db" (relative to the working directory).
 std::string DefaultStoreUri();
 
 }  // namespace labbook::track
