@@ -89,6 +89,7 @@ Result<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   // Routes enforce their own limits (router.hpp); this is only the hard ceiling.
   http.set_payload_max_length(size_t{16} << 30);
+  http.set_tcp_nodelay(true);
   http.set_keep_alive_max_count(1000);
   http.set_keep_alive_timeout(5);
   http.set_read_timeout(60);
