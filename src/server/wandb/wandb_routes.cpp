@@ -653,23 +653,47 @@ json GqlError(const Status& status, const std::string& path) {
   return error;
 }
 
-Status WandbIngest::GraphQl(Request& request, httplib::Response& response) {
+// A POST /graphql body: {"query": "...", "variables": {...}, "operationName": "..."}; the
+// variables may come as a JSON string, and the operation name may be absent (the Python client
+// sends none).
+struct GqlRequest {
+  std::string query;
+  json variables = json::object();
+  std::string operation_name;
+};
+
+Result<GqlRequest> ReadGqlRequest(Request& request) {
   LABBOOK_ASSIGN_OR_RETURN(json body, request.JsonBody());
   if (!body.is_object() || !body.contains("query") || !body["query"].is_string()) {
     return InvalidArgument("POST /graphql: the body must be a JSON object with a string \"query\"");
   }
+  GqlRequest out;
+  out.query = body["query"].get<std::string>();
   json variables = body.value("variables", json::object());
   if (variables.is_string()) variables = json::parse(variables.get<std::string>(), nullptr, false);
   if (variables.is_null()) variables = json::object();
   if (!variables.is_object()) {
     return InvalidArgument("POST /graphql: \"variables\" must be a JSON object");
   }
-  std::string operation_name;
+  out.variables = std::move(variables);
   if (auto it = body.find("operationName"); it != body.end() && it->is_string()) {
-    operation_name = it->get<std::string>();
+    out.operation_name = it->get<std::string>();
   }
+  return out;
+}
+
+Status WandbIngest::GraphQl(Request& request, httplib::Response& response) {
+  Result<GqlRequest> read = ReadGqlRequest(request);
+  if (!read.ok()) {
+    // A request that is no GraphQL request gets GraphQL's error shape, which W&B clients read;
+    // a body over the limit stays the router's 413.
+    if (read.status().code() != ErrorCode::kInvalidArgument) return read.status();
+    WriteJson(response, json{{"errors", json::array({GqlError(read.status(), "")})}}, 400);
+    return Status::Ok();
+  }
+  const GqlRequest& gql = *read;
   Result<wandb::GqlOperation> operation =
-      wandb::ParseGqlOperation(body["query"].get<std::string>(), variables, operation_name);
+      wandb::ParseGqlOperation(gql.query, gql.variables, gql.operation_name);
   if (!operation.ok()) {
     WriteGqlErrors(response, json::array({GqlError(operation.status(), "")}));
     return Status::Ok();
