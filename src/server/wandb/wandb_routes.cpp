@@ -268,25 +268,25 @@ class WandbIngest {
   Status Upload(Request& request, httplib::Response& response);
 
  private:
-  using Principal_ = std::optional<Principal>;
+  // The caller of a request; nullopt when it came without a key.
+  using Caller = std::optional<Principal>;
 
-  Result<json> Resolve(const std::string& type, const GqlField& field, const Principal_& who,
+  Result<json> Resolve(const std::string& type, const GqlField& field, const Caller& who,
                        const std::string& base_url);
-  Result<json> Viewer(const Principal_& who);
+  Result<json> Viewer(const Caller& who);
   json ServerInfo() const;
   json IntrospectType(const GqlField& field) const;
-  Result<json> UpsertBucket(const json& input, const Principal_& who);
-  Result<json> Model(const GqlField& field, const Principal_& who, const std::string& base_url);
-  Result<json> Project(const GqlField& field, const Principal_& who);
-  Result<json> CreateRunFiles(const json& input, const Principal_& who,
-                              const std::string& base_url);
-  Result<json> MarkRunFilesUploaded(const json& input, const Principal_& who);
+  Result<json> UpsertBucket(const json& input, const Caller& who);
+  Result<json> Model(const GqlField& field, const Caller& who, const std::string& base_url);
+  Result<json> Project(const GqlField& field, const Caller& who);
+  Result<json> CreateRunFiles(const json& input, const Caller& who, const std::string& base_url);
+  Result<json> MarkRunFilesUploaded(const json& input, const Caller& who);
 
   Result<json> Bucket(const WandbRunState& state, const GqlField* field, bool writable,
                       const std::string& base_url);
   Result<json> UploadUrls(const WandbRunState& state, const std::vector<std::string>& files,
                           const std::string& base_url);
-  Result<std::string> EntityOrViewer(const std::string& entity, const Principal_& who,
+  Result<std::string> EntityOrViewer(const std::string& entity, const Caller& who,
                                      std::string_view where) const;
   // Logs the lines of `chunk` from `line_count` on and advances `line_count` and `tail`.
   Status ApplyLines(const WandbRunState& state, const wandb::LineChunk& chunk, wandb::LineKind kind,
@@ -298,7 +298,7 @@ class WandbIngest {
   Status signer_error_;
 };
 
-Result<std::string> WandbIngest::EntityOrViewer(const std::string& entity, const Principal_& who,
+Result<std::string> WandbIngest::EntityOrViewer(const std::string& entity, const Caller& who,
                                                 std::string_view where) const {
   if (!entity.empty()) return entity;
   if (who) return who->user;
@@ -306,7 +306,7 @@ Result<std::string> WandbIngest::EntityOrViewer(const std::string& entity, const
                 std::string(where) + ": no entity given and no API key to default to its user");
 }
 
-Result<json> WandbIngest::Viewer(const Principal_& who) {
+Result<json> WandbIngest::Viewer(const Caller& who) {
   if (!who) return json(nullptr);
   LABBOOK_ASSIGN_OR_RETURN(std::vector<Membership> teams, context_.auth->TeamsOf(who->user));
   json edges = json::array();
@@ -329,7 +329,9 @@ json WandbIngest::ServerInfo() const {
 }
 
 json WandbIngest::IntrospectType(const GqlField& field) const {
-  const std::string name = field.arguments.value("name", std::string());
+  auto argument = field.arguments.find("name");
+  if (argument == field.arguments.end() || !argument->is_string()) return nullptr;
+  const std::string& name = argument->get_ref<const std::string&>();
   const std::vector<std::string>* fields = nullptr;
   if (name == "Query") fields = &kQueryFields;
   if (name == "Mutation") fields = &kMutationFields;
@@ -415,7 +417,7 @@ Result<json> WandbIngest::Bucket(const WandbRunState& state, const GqlField* fie
   return bucket;
 }
 
-Result<json> WandbIngest::UpsertBucket(const json& input, const Principal_& who) {
+Result<json> WandbIngest::UpsertBucket(const json& input, const Caller& who) {
   constexpr std::string_view kWhere = "upsertBucket input";
   LABBOOK_RETURN_IF_ERROR(RequirePrincipal(who).status());
   LABBOOK_ASSIGN_OR_RETURN(std::string name, OptionalString(input, kWhere, "name"));
@@ -524,7 +526,7 @@ Result<json> WandbIngest::UpsertBucket(const json& input, const Principal_& who)
   return json{{"bucket", std::move(bucket)}, {"inserted", inserted}};
 }
 
-Result<json> WandbIngest::Model(const GqlField& field, const Principal_& who,
+Result<json> WandbIngest::Model(const GqlField& field, const Caller& who,
                                 const std::string& base_url) {
   constexpr std::string_view kWhere = "model";
   LABBOOK_ASSIGN_OR_RETURN(std::string project, OptionalString(field.arguments, kWhere, "name"));
@@ -556,7 +558,7 @@ Result<json> WandbIngest::Model(const GqlField& field, const Principal_& who,
   return model;
 }
 
-Result<json> WandbIngest::Project(const GqlField& field, const Principal_& who) {
+Result<json> WandbIngest::Project(const GqlField& field, const Caller& who) {
   constexpr std::string_view kWhere = "project";
   LABBOOK_ASSIGN_OR_RETURN(std::string project, OptionalString(field.arguments, kWhere, "name"));
   LABBOOK_ASSIGN_OR_RETURN(std::string entity,
@@ -585,7 +587,7 @@ Result<json> WandbIngest::Project(const GqlField& field, const Principal_& who) 
   return out;
 }
 
-Result<json> WandbIngest::CreateRunFiles(const json& input, const Principal_& who,
+Result<json> WandbIngest::CreateRunFiles(const json& input, const Caller& who,
                                          const std::string& base_url) {
   constexpr std::string_view kWhere = "createRunFiles input";
   LABBOOK_RETURN_IF_ERROR(RequirePrincipal(who).status());
@@ -612,7 +614,7 @@ Result<json> WandbIngest::CreateRunFiles(const json& input, const Principal_& wh
       {"runID", RunStorageId(*state)}, {"uploadHeaders", json::array()}, {"files", out_files}};
 }
 
-Result<json> WandbIngest::MarkRunFilesUploaded(const json& input, const Principal_& who) {
+Result<json> WandbIngest::MarkRunFilesUploaded(const json& input, const Caller& who) {
   constexpr std::string_view kWhere = "markRunFilesUploaded input";
   LABBOOK_RETURN_IF_ERROR(RequirePrincipal(who).status());
   LABBOOK_ASSIGN_OR_RETURN(std::string entity, OptionalString(input, kWhere, "entityName"));
@@ -623,8 +625,8 @@ Result<json> WandbIngest::MarkRunFilesUploaded(const json& input, const Principa
   return json{{"success", true}};
 }
 
-Result<json> WandbIngest::Resolve(const std::string& type, const GqlField& field,
-                                  const Principal_& who, const std::string& base_url) {
+Result<json> WandbIngest::Resolve(const std::string& type, const GqlField& field, const Caller& who,
+                                  const std::string& base_url) {
   if (field.name == "__typename") return json(type == "mutation" ? "Mutation" : "Query");
   if (type == "query") {
     if (field.name == "viewer") return Viewer(who);
