@@ -4,11 +4,14 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "track/store.hpp"
 #include "wandb_test_util.hpp"
@@ -170,20 +173,58 @@ TEST_F(WandbIngestTest, HistoryOffsetsNeverDuplicatePoints) {
   EXPECT_EQ(loss.steps, (std::vector<int64_t>{0, 1}));
   EXPECT_EQ(loss.values, (std::vector<double>{2.0, 1.0}));
   EXPECT_EQ(loss.wall_times, (std::vector<double>{1700000000.5, 1700000001.5}));
-  // A chunk overlapping what was received adds only its new lines.
+  // A chunk overlapping what was received replaces the lines it sends again, as a file's lines
+  // at those offsets.
   const json overlapping = {{"files",
                              {{"wandb-history.jsonl", Lines(1, {{{"loss", 99.0}, {"_step", 1}},
                                                                 {{"loss", 0.5}, {"_step", 5}}})}}}};
   ASSERT_EQ(FileStream("alice", "mnist", "hist0001", overlapping, alice_).status, 200);
   loss = History("hist0001", "loss");
   EXPECT_EQ(loss.steps, (std::vector<int64_t>{0, 1, 5}));
-  EXPECT_EQ(loss.values, (std::vector<double>{2.0, 1.0, 0.5}));
+  EXPECT_EQ(loss.values, (std::vector<double>{2.0, 99.0, 0.5}));
   Result<std::vector<track::KeyInfo>> keys = store().HistoryKeys("hist0001");
   ASSERT_TRUE(keys.ok());
   ASSERT_EQ(keys->size(), 2u);  // acc and loss; W&B's own keys are not history
+  for (const track::KeyInfo& key : *keys) {
+    EXPECT_EQ(key.count, key.key == "loss" ? 3 : 1) << key.key;
+  }
   EXPECT_EQ(
       Upsert({{"name", "hist0001"}, {"project", "mnist"}}, alice_)["bucket"]["historyLineCount"],
       3);
+}
+
+TEST_F(WandbIngestTest, ChunksSentAtOnceAndOutOfOrderAllLand) {
+  Upsert({{"name", "conc0001"}, {"project", "mnist"}, {"entity", "alice"}}, alice_);
+  constexpr int kChunks = 8;
+  constexpr int kLinesPerChunk = 5;
+  std::vector<std::thread> senders;
+  std::atomic<int> failures{0};
+  // Every chunk twice, the later chunks first.
+  for (int round = 0; round < 2; ++round) {
+    for (int chunk = kChunks - 1; chunk >= 0; --chunk) {
+      senders.emplace_back([&, chunk] {
+        std::vector<json> lines;
+        for (int i = 0; i < kLinesPerChunk; ++i) {
+          const int step = chunk * kLinesPerChunk + i;
+          lines.push_back({{"x", step * 0.5}, {"_step", step}});
+        }
+        const json body = {
+            {"files", {{"wandb-history.jsonl", Lines(chunk * kLinesPerChunk, lines)}}}};
+        if (FileStream("alice", "mnist", "conc0001", body, alice_).status != 200) ++failures;
+      });
+    }
+  }
+  for (std::thread& sender : senders) sender.join();
+  EXPECT_EQ(failures.load(), 0);
+  const track::Series x = History("conc0001", "x");
+  ASSERT_EQ(x.steps.size(), static_cast<size_t>(kChunks * kLinesPerChunk));
+  for (size_t i = 0; i < x.steps.size(); ++i) {
+    EXPECT_EQ(x.steps[i], static_cast<int64_t>(i));
+    EXPECT_DOUBLE_EQ(x.values[i], i * 0.5);
+  }
+  EXPECT_EQ(
+      Upsert({{"name", "conc0001"}, {"project", "mnist"}}, alice_)["bucket"]["historyLineCount"],
+      kChunks * kLinesPerChunk);
 }
 
 TEST_F(WandbIngestTest, SummaryAndSystemMetricsLand) {

@@ -288,7 +288,7 @@ class WandbIngest {
                           const std::string& base_url);
   Result<std::string> EntityOrViewer(const std::string& entity, const Caller& who,
                                      std::string_view where) const;
-  // Logs the lines of `chunk` from `line_count` on and advances `line_count` and `tail`.
+  // Logs the lines of `chunk` and advances `line_count` and `tail` past them.
   Status ApplyLines(const WandbRunState& state, const wandb::LineChunk& chunk, wandb::LineKind kind,
                     double now, int64_t& line_count, std::string& tail);
 
@@ -740,10 +740,10 @@ Status WandbIngest::ApplyLines(const WandbRunState& state, const wandb::LineChun
   track::HistoryBatch batch;
   std::map<std::string, uint32_t> key_index;
   for (size_t i = 0; i < chunk.content.size(); ++i) {
+    // A line sent again (a chunk resent after its answer was lost) is logged again at the same
+    // step, which the store keeps once, with the later value: resends add no points, and chunks
+    // that arrive out of order lose none.
     const int64_t line_number = chunk.offset + static_cast<int64_t>(i);
-    // Lines the run has already received (a chunk resent after its answer was lost) are not
-    // logged twice.
-    if (line_number < line_count) continue;
     LABBOOK_ASSIGN_OR_RETURN(wandb::HistoryLine line,
                              wandb::ParseHistoryLine(chunk.content[i], line_number, kind));
     // A history line without "_step" takes its line number, as W&B counts steps; system samples
