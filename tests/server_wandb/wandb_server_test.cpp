@@ -318,6 +318,13 @@ TEST_F(WandbIngestTest, UnknownOperationsAreGraphQlErrors) {
 
   reply = GraphQl("mutation { deleteEverything { ok } }", json::object(), alice_);
   ASSERT_TRUE(reply.body.contains("errors")) << reply.raw;
+  // A document with a known and an unknown mutation runs neither.
+  reply = GraphQl(R"(mutation {
+                       upsertBucket(input: {name: "half0001", modelName: "p"}) { inserted }
+                       deleteEverything { ok } })",
+                  json::object(), alice_);
+  ASSERT_TRUE(reply.body.contains("errors")) << reply.raw;
+  EXPECT_FALSE(store().GetRun("half0001").ok());
 
   // Documents that do not parse, and bodies that are no GraphQL request, answer the same shape.
   reply = GraphQl("query {", json::object(), alice_);

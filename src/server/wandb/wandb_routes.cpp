@@ -45,6 +45,22 @@ const std::vector<std::string> kMutationFields = {"upsertBucket", "createRunFile
 const std::vector<std::string> kServerInfoFields = {"cliVersionInfo", "latestLocalVersionInfo",
                                                     "features"};
 
+// Whether the top-level field `name` of an operation of `type` is one Resolve answers.
+bool IsKnownField(const std::string& type, const std::string& name) {
+  if (name == "__typename") return true;
+  const std::vector<std::string>& fields = type == "mutation" ? kMutationFields : kQueryFields;
+  if (type == "query" && name == "__type") return true;
+  return (type == "query" || type == "mutation") &&
+         std::find(fields.begin(), fields.end(), name) != fields.end();
+}
+
+Status UnknownField(const std::string& type, const GqlField& field) {
+  return Status(ErrorCode::kUnimplemented,
+                "Cannot query field \"" + field.name + "\" on type \"" +
+                    (type == "mutation" ? "Mutation" : "Query") +
+                    "\"; labbook answers the W&B operations listed in docs/wandb.md");
+}
+
 double Now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -640,8 +656,7 @@ Result<json> WandbIngest::Resolve(const std::string& type, const GqlField& field
     if (field.name == "createRunFiles") return CreateRunFiles(input, who, base_url);
     if (field.name == "markRunFilesUploaded") return MarkRunFilesUploaded(input, who);
   }
-  return Status(ErrorCode::kUnimplemented, "Cannot query field \"" + field.name + "\" on type \"" +
-                                               (type == "mutation" ? "Mutation" : "Query") + "\".");
+  return UnknownField(type, field);
 }
 
 void WriteGqlErrors(httplib::Response& response, const json& errors) {
@@ -709,16 +724,19 @@ Status WandbIngest::GraphQl(Request& request, httplib::Response& response) {
   if (base_url.empty()) base_url = "http://" + request.http().get_header_value("Host");
   while (!base_url.empty() && base_url.back() == '/') base_url.pop_back();
 
+  // An unknown field fails validation: the whole operation is refused before any of it runs,
+  // as GraphQL does, so no mutation of a refused document has happened.
+  for (const GqlField& field : operation->selection) {
+    if (!IsKnownField(operation->type, field.name)) {
+      WriteGqlErrors(response, json::array({GqlError(UnknownField(operation->type, field), "")}));
+      return Status::Ok();
+    }
+  }
   json data = json::object();
   json errors = json::array();
   for (const GqlField& field : operation->selection) {
     Result<json> value = Resolve(operation->type, field, request.principal(), base_url);
     if (!value.ok()) {
-      if (value.status().code() == ErrorCode::kUnimplemented) {
-        // An unknown field fails validation: the whole operation is refused, as GraphQL does.
-        WriteGqlErrors(response, json::array({GqlError(value.status(), "")}));
-        return Status::Ok();
-      }
       if (IsTransportError(value.status())) {
         return value.status().WithContext("POST /graphql " + field.name);
       }
