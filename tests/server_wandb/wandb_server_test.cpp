@@ -197,22 +197,26 @@ TEST_F(WandbIngestTest, ChunksSentAtOnceAndOutOfOrderAllLand) {
   Upsert({{"name", "conc0001"}, {"project", "mnist"}, {"entity", "alice"}}, alice_);
   constexpr int kChunks = 8;
   constexpr int kLinesPerChunk = 5;
+  // Four clients at once (the HTTP library listens with a backlog of 5 connections), each
+  // sending two chunks twice, later chunks first.
+  constexpr int kSenders = 4;
   std::vector<std::thread> senders;
   std::atomic<int> failures{0};
-  // Every chunk twice, the later chunks first.
-  for (int round = 0; round < 2; ++round) {
-    for (int chunk = kChunks - 1; chunk >= 0; --chunk) {
-      senders.emplace_back([&, chunk] {
-        std::vector<json> lines;
-        for (int i = 0; i < kLinesPerChunk; ++i) {
-          const int step = chunk * kLinesPerChunk + i;
-          lines.push_back({{"x", step * 0.5}, {"_step", step}});
+  for (int sender = 0; sender < kSenders; ++sender) {
+    senders.emplace_back([&, sender] {
+      for (int round = 0; round < 2; ++round) {
+        for (int chunk : {kChunks - 1 - sender, kSenders - 1 - sender}) {
+          std::vector<json> lines;
+          for (int i = 0; i < kLinesPerChunk; ++i) {
+            const int step = chunk * kLinesPerChunk + i;
+            lines.push_back({{"x", step * 0.5}, {"_step", step}});
+          }
+          const json body = {
+              {"files", {{"wandb-history.jsonl", Lines(chunk * kLinesPerChunk, lines)}}}};
+          if (FileStream("alice", "mnist", "conc0001", body, alice_).status != 200) ++failures;
         }
-        const json body = {
-            {"files", {{"wandb-history.jsonl", Lines(chunk * kLinesPerChunk, lines)}}}};
-        if (FileStream("alice", "mnist", "conc0001", body, alice_).status != 200) ++failures;
-      });
-    }
+      }
+    });
   }
   for (std::thread& sender : senders) sender.join();
   EXPECT_EQ(failures.load(), 0);
@@ -477,7 +481,7 @@ TEST_F(WandbIngestTest, CreateRunFilesHandsOutUploadUrlsWithTheirOwnToken) {
                                 {{"entity", "alice"},
                                  {"project", "mnist"},
                                  {"run", "file0001"},
-                                 {"files", {"config.yaml", "media/a b.txt"}}},
+                                 {"files", {"config.yaml", "media/a%41 b.txt"}}},
                                 alice_);
   const json& files = data["createRunFiles"]["files"];
   ASSERT_EQ(files.size(), 2u);
@@ -497,10 +501,13 @@ TEST_F(WandbIngestTest, CreateRunFilesHandsOutUploadUrlsWithTheirOwnToken) {
   std::stringstream text;
   text << in.rdbuf();
   EXPECT_EQ(text.str(), "lr: 0.1\n");
+  // Names with spaces and percent signs arrive as they were named.
   const std::string second = files[1]["uploadUrl"];
   put = client.Put(second.substr(base.size()), "x", "text/plain");
   ASSERT_TRUE(put);
   EXPECT_EQ(put->status, 200) << second;
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "data" / "wandb" / "runs" / "file0001" / "files" /
+                                      "media" / "a%41 b.txt"));
 
   // A token is for its own file only, and is never written to the access log.
   const std::string token = url.substr(url.find("token=") + 6);

@@ -860,7 +860,13 @@ Status WandbIngest::FileStream(Request& request, httplib::Response& response) {
 
 Status WandbIngest::Upload(Request& request, httplib::Response& response) {
   const std::string& run_id = request.params()[0];
-  const std::string& path = request.params()[1];
+  // The file's path as the client named it, from the path the HTTP library decoded once: the
+  // router's params() decode it a second time, which would turn a "%41" in a file name into
+  // "A" and no longer match the token.
+  const std::string prefix = "/wandb/upload/" + run_id + "/";
+  const std::string& decoded = request.http().path;
+  const std::string path =
+      decoded.rfind(prefix, 0) == 0 ? decoded.substr(prefix.size()) : request.params()[1];
   // The route names the run only, never the token, in what it reports.
   const std::string where = "PUT /wandb/upload/" + run_id + "/" + path;
   if (!signer_) return signer_error_.WithContext(where);
