@@ -29,6 +29,8 @@ void AddModelCommand(CLI::App& app, Action& action);
 void AddRunsCommand(CLI::App& app, Action& action);
 void AddArtifactsCommand(CLI::App& app, Action& action);
 void AddServeCommand(CLI::App& app, Action& action);
+void AddLoginCommand(CLI::App& app, Action& action);
+void AddSyncCommand(CLI::App& app, Action& action);
 
 // Shared by the runs and artifacts commands (cmd_runs.cpp).
 

@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
       "  LABBOOK_STORE  the run store (default sqlite://.labbook/labbook.db)\n"
       "  LABBOOK_PROJECT, LABBOOK_ENTITY  defaults for recorded runs\n"
       "  LABBOOK_OFFLINE_STORE  the store of --track offline (default .labbook/offline.db)\n"
+      "  LABBOOK_BASE_URL  a labbook server, the store when LABBOOK_STORE is unset\n"
+      "  LABBOOK_API_KEY (or WANDB_API_KEY)  its API key (else ./.env, else `labbook login`)\n"
       "  NO_COLOR       disables colours in terminal output\n"
       "Exit codes: 0 success, 2 bad arguments or input, 3 not found, 4 already exists,\n"
       "  5 permission denied, 6 no or a wrong API key, 7 not possible in the current state\n"
@@ -39,6 +41,8 @@ int main(int argc, char** argv) {
   labbook::cli::AddRunsCommand(app, action);
   labbook::cli::AddArtifactsCommand(app, action);
   labbook::cli::AddServeCommand(app, action);
+  labbook::cli::AddLoginCommand(app, action);
+  labbook::cli::AddSyncCommand(app, action);
 
   // CLI11 reports an unknown command as "A subcommand is required"; name the word instead.
   if (argc > 1 && argv[1][0] != '-') {

@@ -18,6 +18,9 @@
 #include "core/status_macros.hpp"
 #include "track/git_info.hpp"
 #include "track/history_writer.hpp"
+#include "track/http/http_store.hpp"
+#include "track/http/spooling_store.hpp"
+#include "track/http/sync.hpp"
 #include "track/liveness.hpp"
 #include "track/run_start.hpp"
 #include "track/signal_watcher.hpp"
@@ -74,6 +77,24 @@ std::string WithThousands(int64_t value) {
 bool IsSqliteUri(const std::string& uri) {
   const size_t scheme_end = uri.find("://");
   return scheme_end == std::string::npos || uri.compare(0, scheme_end, "sqlite") == 0;
+}
+
+bool IsServerUri(const std::string& uri) {
+  return uri.rfind("http://", 0) == 0 || uri.rfind("https://", 0) == 0;
+}
+
+// A server store for a run: the server, and the offline store when it cannot be reached.
+Result<std::shared_ptr<track::RunStore>> OpenServerStore(const std::string& uri) {
+  auto remote = track::http::OpenHttpRunStore(uri);
+  if (!remote.ok()) return remote.status();
+  const std::string offline_uri = track::DefaultOfflineStoreUri();
+  LABBOOK_ASSIGN_OR_RETURN(track::http::SyncLedger ledger,
+                           track::http::SyncLedger::ForStore(offline_uri));
+  track::http::SpoolOptions spool;
+  spool.offline_uri = offline_uri;
+  return std::shared_ptr<track::RunStore>(std::make_shared<track::http::SpoolingRunStore>(
+      std::move(*remote), [offline_uri] { return track::OpenStore(offline_uri); },
+      std::move(ledger), spool));
 }
 
 // Relative, without "." or ".." parts: a path that stays inside the directory it is joined to.
@@ -406,11 +427,15 @@ Result<std::string> ResolveStoreUri(const InitOptions& options) {
         }
         return options.store;
       }
-      std::string uri = Environment("LABBOOK_OFFLINE_STORE");
-      return uri.empty() ? std::string("sqlite://.labbook/offline.db") : uri;
+      return DefaultOfflineStoreUri();
     }
   }
   return InvalidArgument("InitOptions.mode is not a RunMode");
+}
+
+std::string DefaultOfflineStoreUri() {
+  std::string uri = Environment("LABBOOK_OFFLINE_STORE");
+  return uri.empty() ? std::string("sqlite://.labbook/offline.db") : uri;
 }
 
 Result<Run> StartRun(InitOptions options, std::shared_ptr<RunStore> store,
@@ -438,9 +463,15 @@ Result<Run> StartRun(InitOptions options, std::shared_ptr<RunStore> store,
   }
   if (!store) {
     LABBOOK_ASSIGN_OR_RETURN(const std::string uri, ResolveStoreUri(options));
-    auto opened = OpenStore(uri);
-    if (!opened.ok()) return opened.status().WithContext("cannot open the run store " + uri);
-    store = std::move(*opened);
+    if (options.mode == RunMode::kOnline && IsServerUri(uri)) {
+      auto opened = OpenServerStore(uri);
+      if (!opened.ok()) return opened.status().WithContext("cannot open the run store " + uri);
+      store = std::move(*opened);
+    } else {
+      auto opened = OpenStore(uri);
+      if (!opened.ok()) return opened.status().WithContext("cannot open the run store " + uri);
+      store = std::move(*opened);
+    }
   }
 
   RunInfo info;

@@ -1,6 +1,7 @@
 #include "test_server.hpp"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <chrono>
 #include <fstream>
@@ -49,6 +50,7 @@ void TestServer::Open() {
       server_ = std::move(*created);
       port_ = server_->port();
       server_->Start();
+      WaitUntilServing();
       return;
     }
     if (attempt == 99 || created.status().code() != ErrorCode::kUnavailable) {
@@ -57,6 +59,18 @@ void TestServer::Open() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
+}
+
+void TestServer::WaitUntilServing() const {
+  // Until the server answers, a Stop() could leave its port bound but never served.
+  httplib::Client client("127.0.0.1", port_);
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    if (httplib::Result health = client.Get("/api/v1/health"); health && health->status == 200) {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ADD_FAILURE() << "the server on port " << port_ << " does not answer";
 }
 
 void TestServer::Stop() {

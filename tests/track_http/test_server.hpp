@@ -32,6 +32,7 @@ class TestServer {
  private:
   TestServer() = default;
   void Open();
+  void WaitUntilServing() const;
 
   std::filesystem::path data_dir_;
   int port_ = 0;
