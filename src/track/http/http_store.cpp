@@ -256,7 +256,7 @@ void HttpRunStore::ReturnConnection(std::unique_ptr<httplib::Client> connection)
 }
 
 Result<HttpRunStore::Reply> HttpRunStore::Send(Request& request, const RetryPolicy& retry) {
-  httplib::Headers headers{{"User-Agent", "labbook"}};
+  httplib::Headers headers{{"User-Agent", "labbook"}, {"Accept-Encoding", "gzip"}};
   if (!options_.api_key.empty()) {
     headers.emplace("Authorization", "Bearer " + options_.api_key);
   }
