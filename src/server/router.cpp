@@ -40,9 +40,6 @@ ErrorCode CodeForHttpStatus(int status) {
   return status >= 500 ? ErrorCode::kInternal : ErrorCode::kInvalidArgument;
 }
 
-std::string DecodePathPart(const std::string& part) {
-  return httplib::detail::decode_url(part, /*convert_plus_to_space=*/false);
-}
 
 // Whether the request carries a body at all: without a length or chunked encoding it has none,
 // and reading would wait for bytes that never come.
@@ -189,7 +186,7 @@ void Router::Dispatch(const httplib::Request& http, httplib::Response& response,
       if (principal->has_value()) user = (*principal)->user;
       Request request(http, reader, route->options.body_limit);
       request.principal_ = std::move(*principal);
-      for (size_t i = 1; i < match.size(); ++i) request.params_.push_back(DecodePathPart(match[i]));
+      for (size_t i = 1; i < match.size(); ++i) request.params_.push_back(match[i]);  // the path is decoded already
       try {
         status = route->handler(request, response);
       } catch (const std::exception& error) {

@@ -30,7 +30,7 @@ class Request {
   const httplib::Request& http() const { return http_; }
   const std::string& method() const { return http_.method; }
   const std::string& path() const { return http_.path; }
-  // The route's capture groups, URL-decoded: params()[0] is the first group.
+  // The route's capture groups of the (once URL-decoded) path: params()[0] is the first group.
   const std::vector<std::string>& params() const { return params_; }
   // A query parameter, or nullopt.
   std::optional<std::string> Query(const std::string& name) const;

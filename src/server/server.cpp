@@ -1,6 +1,7 @@
 #include "server/server.hpp"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -38,6 +39,7 @@ struct Server::Impl {
   std::thread thread;
   bool stopped = false;
   std::atomic<bool> serving{false};  // Run is inside listen_after_bind
+  int listen_fd = -1;                // the listening socket, as the HTTP library opened it
 };
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -95,6 +97,13 @@ Result<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   http.set_read_timeout(60);
   http.set_write_timeout(60);
 
+  // The library listens with a backlog of 5, too few for a burst of clients connecting at once;
+  // listen() again on the bound socket raises it. The socket is caught as the library opens it.
+  Impl* raw = impl.get();
+  http.set_socket_options([raw](socket_t fd) {
+    httplib::default_socket_options(fd);
+    raw->listen_fd = fd;
+  });
   if (options.port == 0) {
     impl->port = http.bind_to_any_port(options.host);
     if (impl->port <= 0) {
@@ -109,6 +118,8 @@ Result<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
     impl->port = options.port;
   }
 
+  if (impl->listen_fd >= 0) ::listen(impl->listen_fd, 1024);
+  http.set_socket_options(httplib::default_socket_options);
   impl->options = std::move(options);
   Impl& self = *impl;
   const std::string host = self.options.host.find(':') != std::string::npos
@@ -169,6 +180,10 @@ void Server::Stop() {
   // stop() closes the listening socket; listen_after_bind then shuts the worker pool down,
   // which waits for every request in flight to be answered. Until the library has begun to
   // listen, stop() has nothing to close, so it is repeated until Run has returned.
+  if (!impl_->serving && impl_->listen_fd >= 0) {
+    // Never served: refuse the connections waiting in the backlog instead of leaving them hang.
+    ::shutdown(impl_->listen_fd, SHUT_RDWR);
+  }
   while (impl_->serving) {
     impl_->http->stop();
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
