@@ -163,25 +163,39 @@ Status ServeArtifactFile(const Api& api, const track::ArtifactFile& file,
   return Status::Ok();
 }
 
+// Whether the caller may read a project, asked once per project of a listing.
+class ReadableProjects {
+ public:
+  ReadableProjects(AuthStore& auth, const std::optional<Principal>& principal)
+      : auth_(auth), principal_(principal) {}
+
+  bool Readable(const std::string& entity, const std::string& project) {
+    auto key = std::make_pair(entity, project);
+    auto it = known_.find(key);
+    if (it == known_.end()) {
+      it = known_.emplace(key, CanRead(auth_, principal_, entity, project).ok()).first;
+    }
+    return it->second;
+  }
+
+ private:
+  AuthStore& auth_;
+  const std::optional<Principal>& principal_;
+  std::map<std::pair<std::string, std::string>, bool> known_;
+};
+
 // The readable artifact files with this digest, for GET /blobs/{sha}.
 Result<std::optional<track::ArtifactFile>> FindReadableBlob(const Api& api, const Request& request,
                                                             const std::string& sha256) {
   LABBOOK_ASSIGN_OR_RETURN(std::vector<track::ArtifactVersion> artifacts,
                            api.Scrub(api.store().ListArtifacts({})));
-  std::map<std::pair<std::string, std::string>, bool> readable;
+  ReadableProjects readable(api.auth(), request.principal());
   for (const auto& artifact : artifacts) {
     for (const auto& file : artifact.files) {
       if (file.sha256 != sha256) continue;
-      auto key = std::make_pair(artifact.entity, artifact.project);
-      auto it = readable.find(key);
-      if (it == readable.end()) {
-        it = readable
-                 .emplace(key, CanRead(api.auth(), request.principal(), artifact.entity,
-                                       artifact.project)
-                                   .ok())
-                 .first;
+      if (readable.Readable(artifact.entity, artifact.project)) {
+        return std::optional<track::ArtifactFile>(file);
       }
-      if (it->second) return std::optional<track::ArtifactFile>(file);
     }
   }
   return std::optional<track::ArtifactFile>();
@@ -456,18 +470,10 @@ void AddRunRoutes(Router& router, std::shared_ptr<Api> api) {
     }
     LABBOOK_ASSIGN_OR_RETURN(std::vector<track::RunInfo> runs,
                              api->Scrub(api->store().ListRuns({entity, project})));
-    std::map<std::pair<std::string, std::string>, bool> readable;
+    ReadableProjects readable(api->auth(), request.principal());
     std::vector<track::RunInfo> shown;
     for (auto& run : runs) {
-      auto key = std::make_pair(run.entity, run.project);
-      auto it = readable.find(key);
-      if (it == readable.end()) {
-        it = readable
-                 .emplace(key,
-                          CanRead(api->auth(), request.principal(), run.entity, run.project).ok())
-                 .first;
-      }
-      if (!it->second) continue;
+      if (!readable.Readable(run.entity, run.project)) continue;
       if (filter && !filter->Matches(run)) continue;
       shown.push_back(std::move(run));
     }
@@ -684,19 +690,12 @@ void AddArtifactRoutes(Router& router, std::shared_ptr<Api> api) {
     }
     LABBOOK_ASSIGN_OR_RETURN(std::vector<track::ArtifactVersion> artifacts,
                              api->Scrub(api->store().ListArtifacts({entity, project})));
-    std::map<std::pair<std::string, std::string>, bool> readable;
+    ReadableProjects readable(api->auth(), request.principal());
     json list = json::array();
     for (const auto& artifact : artifacts) {
-      auto key = std::make_pair(artifact.entity, artifact.project);
-      auto it = readable.find(key);
-      if (it == readable.end()) {
-        it = readable
-                 .emplace(key, CanRead(api->auth(), request.principal(), artifact.entity,
-                                       artifact.project)
-                                   .ok())
-                 .first;
+      if (readable.Readable(artifact.entity, artifact.project)) {
+        list.push_back(wire::ArtifactToJson(artifact));
       }
-      if (it->second) list.push_back(wire::ArtifactToJson(artifact));
     }
     WriteJson(response, {{"artifacts", list}});
     return Status::Ok();
