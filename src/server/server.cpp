@@ -100,8 +100,11 @@ Result<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   // The library listens with a backlog of 5, too few for a burst of clients connecting at once;
   // listen() again on the bound socket raises it. The socket is caught as the library opens it.
   Impl* raw = impl.get();
+  // SO_REUSEADDR only: the library's default adds SO_REUSEPORT, with which a second server on a
+  // taken port would start without an error and share the port.
   http.set_socket_options([raw](socket_t fd) {
-    httplib::default_socket_options(fd);
+    int yes = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     raw->listen_fd = fd;
   });
   if (options.port == 0) {

@@ -80,8 +80,8 @@ std::string RawExchange(int port, const std::string& head) {
   std::string answer;
   char buffer[4096];
   // Until the JSON body's end: the server may keep the connection open for the next request.
-  for (ssize_t got; answer.find("}}") == std::string::npos &&
-                    (got = ::read(fd, buffer, sizeof buffer)) > 0;) {
+  for (ssize_t got;
+       answer.find("}}") == std::string::npos && (got = ::read(fd, buffer, sizeof buffer)) > 0;) {
     answer.append(buffer, got);
   }
   ::close(fd);
@@ -548,6 +548,16 @@ TEST_F(RestTest, StopFinishesTheRequestInFlight) {
   httplib::Client late("127.0.0.1", server_->port());
   late.set_connection_timeout(1);
   EXPECT_FALSE(late.Get("/api/v1/health"));
+}
+
+TEST_F(RestTest, ATakenPortIsAnError) {
+  ServerOptions options;
+  options.port = server_->port();
+  options.data_dir = dir_ / "second";
+  Result<std::unique_ptr<Server>> second = Server::Create(options);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(second.status().message().find(std::to_string(server_->port())), std::string::npos);
 }
 
 }  // namespace
