@@ -31,6 +31,11 @@ void AddArtifactsCommand(CLI::App& app, Action& action);
 void AddServeCommand(CLI::App& app, Action& action);
 void AddLoginCommand(CLI::App& app, Action& action);
 void AddSyncCommand(CLI::App& app, Action& action);
+// The accounts of a team server (cmd_admin.cpp): users, keys, team, project.
+void AddUsersCommand(CLI::App& app, Action& action);
+void AddKeysCommand(CLI::App& app, Action& action);
+void AddTeamCommand(CLI::App& app, Action& action);
+void AddProjectCommand(CLI::App& app, Action& action);
 
 // Shared by the runs and artifacts commands (cmd_runs.cpp).
 

@@ -43,6 +43,10 @@ int main(int argc, char** argv) {
   labbook::cli::AddServeCommand(app, action);
   labbook::cli::AddLoginCommand(app, action);
   labbook::cli::AddSyncCommand(app, action);
+  labbook::cli::AddUsersCommand(app, action);
+  labbook::cli::AddKeysCommand(app, action);
+  labbook::cli::AddTeamCommand(app, action);
+  labbook::cli::AddProjectCommand(app, action);
 
   // CLI11 reports an unknown command as "A subcommand is required"; name the word instead.
   if (argc > 1 && argv[1][0] != '-') {
