@@ -15,6 +15,7 @@
 #include "core/status_macros.hpp"
 #include "report/text_table.hpp"
 #include "track/http/credentials.hpp"
+#include "track/http/wire.hpp"
 
 namespace labbook::cli {
 namespace {
@@ -28,37 +29,6 @@ using report::TextTable;
 struct ServerOptions {
   std::string host;  // --host; empty: LABBOOK_BASE_URL or ./.env
 };
-
-// RFC 3986 unreserved characters stay; everything else is %XX: one segment of a route.
-std::string EncodeSegment(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
-    if (unreserved) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
-// The code of an error body's "code" (ErrorCodeName), else of the bare HTTP status.
-ErrorCode CodeOfAnswer(std::string_view name, int http_status) {
-  constexpr int kLast = static_cast<int>(ErrorCode::kMethodNotAllowed);
-  for (int i = 1; i <= kLast; ++i) {
-    if (ErrorCodeName(static_cast<ErrorCode>(i)) == name) return static_cast<ErrorCode>(i);
-  }
-  for (int i = 1; i <= kLast; ++i) {
-    if (HttpStatusFor(static_cast<ErrorCode>(i)) == http_status) return static_cast<ErrorCode>(i);
-  }
-  if (http_status == 502 || http_status == 504) return ErrorCode::kUnavailable;
-  return http_status >= 500 ? ErrorCode::kInternal : ErrorCode::kInvalidArgument;
-}
 
 // One JSON request to the API with the caller's key. Not thread-safe; one per command.
 class AdminClient {
@@ -123,9 +93,10 @@ class AdminClient {
       if (document.is_object() && document.contains("error") && document["error"].is_object()) {
         const json& error = document["error"];
         const std::string name = error.value("code", "");
-        return Status(CodeOfAnswer(name, result->status), error.value("message", ""));
+        return Status(ErrorCodeNamed(name).value_or(ErrorCodeForHttpStatus(result->status)),
+                      error.value("message", ""));
       }
-      return Status(CodeOfAnswer("", result->status),
+      return Status(ErrorCodeForHttpStatus(result->status),
                     "the server " + base_url_.ToString() + " answered HTTP " +
                         std::to_string(result->status) + " to " + what);
     }
@@ -225,7 +196,7 @@ double NumberOr0(const json& value, const char* name) {
 Status KeysList(const KeysListOptions& options) {
   LABBOOK_ASSIGN_OR_RETURN(AdminClient client, AdminClient::Open(options.server));
   std::string route = "/keys";
-  if (!options.user.empty()) route += "?user=" + EncodeSegment(options.user);
+  if (!options.user.empty()) route += "?user=" + track::wire::EncodeUrlComponent(options.user);
   LABBOOK_ASSIGN_OR_RETURN(json answer, client.Call("GET", route));
   if (!answer.is_object() || !answer.contains("keys") || !answer["keys"].is_array()) {
     return DataLoss("the server's answer has no array \"keys\"");
@@ -271,7 +242,8 @@ struct KeysRevokeOptions {
 
 Status KeysRevoke(const KeysRevokeOptions& options) {
   LABBOOK_ASSIGN_OR_RETURN(AdminClient client, AdminClient::Open(options.server));
-  LABBOOK_RETURN_IF_ERROR(client.Call("DELETE", "/keys/" + EncodeSegment(options.id)).status());
+  LABBOOK_RETURN_IF_ERROR(
+      client.Call("DELETE", "/keys/" + track::wire::EncodeUrlComponent(options.id)).status());
   std::printf("revoked key %s\n", options.id.c_str());
   return Status::Ok();
 }
@@ -293,7 +265,8 @@ Status TeamCreate(const TeamOptions& options) {
 }
 
 std::string MemberRoute(const TeamOptions& options) {
-  return "/teams/" + EncodeSegment(options.team) + "/members/" + EncodeSegment(options.user);
+  return "/teams/" + track::wire::EncodeUrlComponent(options.team) + "/members/" +
+         track::wire::EncodeUrlComponent(options.user);
 }
 
 Status TeamAdd(const TeamOptions& options) {
@@ -334,9 +307,10 @@ Status ProjectVisibility(const VisibilityOptions& options) {
   const std::string project = options.project.substr(slash + 1);
   LABBOOK_ASSIGN_OR_RETURN(AdminClient client, AdminClient::Open(options.server));
   LABBOOK_ASSIGN_OR_RETURN(
-      json answer,
-      client.Call("PATCH", "/projects/" + EncodeSegment(entity) + "/" + EncodeSegment(project),
-                  {{"visibility", options.visibility}}));
+      json answer, client.Call("PATCH",
+                               "/projects/" + track::wire::EncodeUrlComponent(entity) + "/" +
+                                   track::wire::EncodeUrlComponent(project),
+                               {{"visibility", options.visibility}}));
   std::string visibility = options.visibility;
   if (Result<json> shown = ObjectField(answer, "project"); shown.ok()) {
     visibility = shown->value("visibility", visibility);

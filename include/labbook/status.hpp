@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cassert>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,6 +39,12 @@ LABBOOK_EXPORT std::string_view ErrorCodeName(ErrorCode code);
 LABBOOK_EXPORT int HttpStatusFor(ErrorCode code);
 // The process exit code the command line returns for this code (0 for kOk, 1..15 otherwise).
 LABBOOK_EXPORT int ExitCodeFor(ErrorCode code);
+// The code whose ErrorCodeName is `name` (the "code" of a server's error body); nullopt for a
+// name that is none (nor for "ok").
+LABBOOK_EXPORT std::optional<ErrorCode> ErrorCodeNamed(std::string_view name);
+// The code an HTTP error status stands for: the one code HttpStatusFor maps to it; else
+// kUnavailable for a gateway's 502 or 504, kInternal for another 5xx, kInvalidArgument otherwise.
+LABBOOK_EXPORT ErrorCode ErrorCodeForHttpStatus(int status);
 
 class [[nodiscard]] LABBOOK_EXPORT Status {
  public:

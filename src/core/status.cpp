@@ -42,6 +42,23 @@ int HttpStatusFor(ErrorCode code) {
   return 500;
 }
 
+std::optional<ErrorCode> ErrorCodeNamed(std::string_view name) {
+  for (int i = 1; i <= static_cast<int>(ErrorCode::kMethodNotAllowed); ++i) {
+    const auto code = static_cast<ErrorCode>(i);
+    if (ErrorCodeName(code) == name) return code;
+  }
+  return std::nullopt;
+}
+
+ErrorCode ErrorCodeForHttpStatus(int status) {
+  for (int i = 1; i <= static_cast<int>(ErrorCode::kMethodNotAllowed); ++i) {
+    const auto code = static_cast<ErrorCode>(i);
+    if (HttpStatusFor(code) == status) return code;
+  }
+  if (status == 502 || status == 504) return ErrorCode::kUnavailable;
+  return status >= 500 ? ErrorCode::kInternal : ErrorCode::kInvalidArgument;
+}
+
 int ExitCodeFor(ErrorCode code) {
   // 1 stays free for failures that never became a Status (an uncaught exception); 2 is the
   // conventional code for command-line usage errors, which CLI11 also uses.

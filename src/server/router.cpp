@@ -30,17 +30,6 @@ Status TooLarge(size_t limit) {
           "the request body is larger than this route's limit of " + FormatBytes(limit)};
 }
 
-// The error code whose HTTP status is `status`, for errors the HTTP library answers itself
-// (a malformed request line, a body over its hard limit).
-ErrorCode CodeForHttpStatus(int status) {
-  for (int code = static_cast<int>(ErrorCode::kInvalidArgument);
-       code <= static_cast<int>(ErrorCode::kMethodNotAllowed); ++code) {
-    if (HttpStatusFor(static_cast<ErrorCode>(code)) == status) return static_cast<ErrorCode>(code);
-  }
-  return status >= 500 ? ErrorCode::kInternal : ErrorCode::kInvalidArgument;
-}
-
-
 // Whether the request carries a body at all: without a length or chunked encoding it has none,
 // and reading would wait for bytes that never come.
 bool HasBody(const httplib::Request& http) {
@@ -186,7 +175,8 @@ void Router::Dispatch(const httplib::Request& http, httplib::Response& response,
       if (principal->has_value()) user = (*principal)->user;
       Request request(http, reader, route->options.body_limit);
       request.principal_ = std::move(*principal);
-      for (size_t i = 1; i < match.size(); ++i) request.params_.push_back(match[i]);  // the path is decoded already
+      for (size_t i = 1; i < match.size(); ++i)
+        request.params_.push_back(match[i]);  // the path is decoded already
       try {
         status = route->handler(request, response);
       } catch (const std::exception& error) {
@@ -240,7 +230,7 @@ void Router::Install(httplib::Server& server, AuthStore& auth) {
   // Errors the HTTP library answers before any route runs get the same JSON body.
   server.set_error_handler([](const httplib::Request&, httplib::Response& response) {
     if (!response.body.empty()) return;
-    const ErrorCode code = CodeForHttpStatus(response.status);
+    const ErrorCode code = ErrorCodeForHttpStatus(response.status);
     std::string message = response.status == 413   ? "the request body is too large"
                           : response.status == 400 ? "malformed HTTP request"
                                                    : "the request failed";

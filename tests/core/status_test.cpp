@@ -10,10 +10,10 @@ namespace labbook {
 namespace {
 
 constexpr ErrorCode kAllCodes[] = {
-    ErrorCode::kInvalidArgument, ErrorCode::kNotFound,          ErrorCode::kAlreadyExists,
-    ErrorCode::kPermissionDenied, ErrorCode::kUnauthenticated,  ErrorCode::kFailedPrecondition,
-    ErrorCode::kDataLoss,        ErrorCode::kResourceExhausted, ErrorCode::kUnavailable,
-    ErrorCode::kUnimplemented,   ErrorCode::kInternal,          ErrorCode::kPayloadTooLarge,
+    ErrorCode::kInvalidArgument,  ErrorCode::kNotFound,          ErrorCode::kAlreadyExists,
+    ErrorCode::kPermissionDenied, ErrorCode::kUnauthenticated,   ErrorCode::kFailedPrecondition,
+    ErrorCode::kDataLoss,         ErrorCode::kResourceExhausted, ErrorCode::kUnavailable,
+    ErrorCode::kUnimplemented,    ErrorCode::kInternal,          ErrorCode::kPayloadTooLarge,
     ErrorCode::kMethodNotAllowed,
 };
 
@@ -85,6 +85,20 @@ TEST(ResultTest, ValueOrError) {
   EXPECT_EQ(bad.status().message(), "expected a positive number, got -1");
   EXPECT_TRUE(CheckBoth(1, 2).ok());
   EXPECT_EQ(CheckBoth(1, 0).message(), "expected a positive number, got 0");
+}
+
+TEST(StatusTest, CodesComeBackFromTheirNamesAndHttpStatuses) {
+  for (int i = 1; i <= static_cast<int>(ErrorCode::kMethodNotAllowed); ++i) {
+    const auto code = static_cast<ErrorCode>(i);
+    EXPECT_EQ(ErrorCodeNamed(ErrorCodeName(code)), code);
+    EXPECT_EQ(ErrorCodeForHttpStatus(HttpStatusFor(code)), code);
+  }
+  EXPECT_EQ(ErrorCodeNamed("ok"), std::nullopt);
+  EXPECT_EQ(ErrorCodeNamed("teapot"), std::nullopt);
+  EXPECT_EQ(ErrorCodeForHttpStatus(502), ErrorCode::kUnavailable);
+  EXPECT_EQ(ErrorCodeForHttpStatus(504), ErrorCode::kUnavailable);
+  EXPECT_EQ(ErrorCodeForHttpStatus(505), ErrorCode::kInternal);
+  EXPECT_EQ(ErrorCodeForHttpStatus(418), ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

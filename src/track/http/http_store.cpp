@@ -56,24 +56,6 @@ namespace {
 
 constexpr size_t kStreamChunk = size_t{1} << 16;
 
-// RFC 3986 unreserved characters stay; everything else is %XX.
-std::string Encode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
-    if (unreserved) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
 // "?a=1&b=2" from the pairs whose value is not empty; "" when none is.
 std::string Query(std::initializer_list<std::pair<const char*, std::string>> pairs) {
   std::string out;
@@ -82,12 +64,14 @@ std::string Query(std::initializer_list<std::pair<const char*, std::string>> pai
     out += out.empty() ? "?" : "&";
     out += name;
     out += '=';
-    out += Encode(value);
+    out += wire::EncodeUrlComponent(value);
   }
   return out;
 }
 
-std::string RunPath(const std::string& run_id) { return "/api/v1/runs/" + Encode(run_id); }
+std::string RunPath(const std::string& run_id) {
+  return "/api/v1/runs/" + wire::EncodeUrlComponent(run_id);
+}
 
 Result<std::string> Gzip(std::string_view data) {
   z_stream stream{};
@@ -106,26 +90,6 @@ Result<std::string> Gzip(std::string_view data) {
   deflateEnd(&stream);
   if (result != Z_STREAM_END) return Internal("zlib: deflate did not finish");
   return out;
-}
-
-// The code whose ErrorCodeName is `name`.
-std::optional<ErrorCode> CodeNamed(std::string_view name) {
-  for (int i = 1; i <= static_cast<int>(ErrorCode::kMethodNotAllowed); ++i) {
-    const auto code = static_cast<ErrorCode>(i);
-    if (ErrorCodeName(code) == name) return code;
-  }
-  return std::nullopt;
-}
-
-// The code of an HTTP status that came without labbook's error body (a proxy's page, say).
-ErrorCode CodeOfStatus(int status) {
-  for (int i = 1; i <= static_cast<int>(ErrorCode::kMethodNotAllowed); ++i) {
-    const auto code = static_cast<ErrorCode>(i);
-    if (HttpStatusFor(code) == status) return code;
-  }
-  if (status == 502 || status == 504) return ErrorCode::kUnavailable;
-  if (status >= 500) return ErrorCode::kInternal;
-  return ErrorCode::kInvalidArgument;
 }
 
 bool Retryable(int status) { return status >= 500 && status != 501 && status != 505; }
@@ -358,14 +322,14 @@ Status HttpRunStore::ErrorOf(const Reply& reply, const Request& request) const {
   if (document.is_object() && document.contains("error") && document["error"].is_object()) {
     const json& error = document["error"];
     const std::string name = error.value("code", "");
-    if (std::optional<ErrorCode> code = CodeNamed(name)) {
+    if (std::optional<ErrorCode> code = ErrorCodeNamed(name)) {
       return Status(*code, error.value("message", ""));
     }
   }
   std::string message = "the server " + uri() + " answered HTTP " + std::to_string(reply.status) +
                         " to " + request.Describe();
   if (reply.attempts > 1) message += " after " + std::to_string(reply.attempts) + " attempts";
-  return Status(CodeOfStatus(reply.status), message);
+  return Status(ErrorCodeForHttpStatus(reply.status), message);
 }
 
 Result<HttpRunStore::Reply> HttpRunStore::Call(Request& request) {
@@ -507,8 +471,8 @@ Result<ArtifactVersion> HttpRunStore::LogArtifact(const NewArtifact& artifact) {
     for (const auto& [known, source] : blobs) seen = seen || known.sha256 == digest.sha256;
     if (!seen) blobs.emplace_back(digest, file.source);
   }
-  const std::string blob_root =
-      "/api/v1/projects/" + Encode(artifact.entity) + "/" + Encode(artifact.project) + "/blobs/";
+  const std::string blob_root = "/api/v1/projects/" + wire::EncodeUrlComponent(artifact.entity) +
+                                "/" + wire::EncodeUrlComponent(artifact.project) + "/blobs/";
   for (const auto& [digest, source] : blobs) {
     Request head("HEAD", blob_root + digest.sha256);
     LABBOOK_ASSIGN_OR_RETURN(Reply found, Send(head, options_.retry));
@@ -531,8 +495,10 @@ Result<ArtifactVersion> HttpRunStore::GetArtifact(const std::string& entity,
                                                   const std::string& project,
                                                   const std::string& name,
                                                   const std::string& version_or_alias) {
-  Request request("GET", "/api/v1/artifacts/" + Encode(entity) + "/" + Encode(project) + "/" +
-                             Encode(name) + "/" + Encode(version_or_alias));
+  Request request("GET", "/api/v1/artifacts/" + wire::EncodeUrlComponent(entity) + "/" +
+                             wire::EncodeUrlComponent(project) + "/" +
+                             wire::EncodeUrlComponent(name) + "/" +
+                             wire::EncodeUrlComponent(version_or_alias));
   LABBOOK_ASSIGN_OR_RETURN(Reply reply, Call(request));
   LABBOOK_ASSIGN_OR_RETURN(json document, Parse(reply.body, request));
   LABBOOK_ASSIGN_OR_RETURN(json field, FieldOf(document, "artifact", request));
@@ -588,7 +554,7 @@ Status HttpRunStore::ReadArtifactFile(const ArtifactFile& file, const fs::path& 
   std::ofstream out;
   std::unique_ptr<Sha256> hash;
   uint64_t size = 0;
-  Request request("GET", "/api/v1/blobs/" + Encode(file.sha256));
+  Request request("GET", "/api/v1/blobs/" + wire::EncodeUrlComponent(file.sha256));
   request.restart = [&] {
     out.close();
     out.clear();

@@ -544,6 +544,23 @@ Result<NewArtifactRequest> NewArtifactFromJson(const json& value, const std::str
   return artifact;
 }
 
+std::string EncodeUrlComponent(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
 Result<json> ParseJson(std::string_view text, const std::string& where) {
   try {
     return json::parse(text);

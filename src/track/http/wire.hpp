@@ -74,6 +74,10 @@ nlohmann::json NewArtifactToJson(const NewArtifactRequest& artifact);
 [[nodiscard]] Result<NewArtifactRequest> NewArtifactFromJson(const nlohmann::json& value,
                                                              const std::string& where);
 
+// `text` with every byte but RFC 3986's unreserved characters written as %XX: one path segment
+// or query value of a route.
+std::string EncodeUrlComponent(std::string_view text);
+
 // Parses `text` as JSON: kInvalidArgument "<where>: malformed JSON at byte N: ..." otherwise.
 [[nodiscard]] Result<nlohmann::json> ParseJson(std::string_view text, const std::string& where);
 
