@@ -9,6 +9,7 @@
 #include "core/status_macros.hpp"
 #include "labbook/dataset.hpp"
 #include "output.hpp"
+#include "report/dataset_plots.hpp"
 #include "report/plot.hpp"
 #include "report/text_table.hpp"
 
@@ -133,78 +134,16 @@ Status WriteStatsFiles(const Dataset& dataset, const ImageSet& set, const std::s
   LABBOOK_RETURN_IF_ERROR(WriteTextFile(out + "/label_distribution.csv", csv));
 
   const std::string title = dataset.name + " (" + split + ")";
-  report::BarChartSpec bars;
-  bars.title = "Label distribution: " + title;
-  bars.x_label = "Class";
-  bars.y_label = "Images";
-  bars.categories = dataset.class_names;
-  report::BarSeries series;
-  series.name = "images";
-  for (int64_t c : stats.label_counts) series.values.push_back(static_cast<double>(c));
-  bars.series.push_back(std::move(series));
-  LABBOOK_RETURN_IF_ERROR(report::WritePlot(bars, out + "/label_distribution"));
-
-  report::HistogramSpec histogram;
-  histogram.title = "Pixel values: " + title;
-  histogram.x_label = "Pixel value (0-255)";
-  histogram.y_label = "Pixels (log scale)";
-  histogram.log_y = true;
-  for (int64_t c : stats.pixel_histogram) histogram.counts.push_back(static_cast<double>(c));
-  LABBOOK_RETURN_IF_ERROR(report::WritePlot(histogram, out + "/pixel_histogram"));
-
-  const int channels = std::max(1, stats.channels);
-  report::ImageGridSpec means;
-  means.title = "Mean image per class: " + title;
-  means.columns = std::min(stats.num_classes, 10);
-  for (int k = 0; k < stats.num_classes; ++k) {
-    report::GridImage image;
-    image.height = stats.rows;
-    image.width = stats.cols;
-    // Channels are averaged so every dataset shows as a grey-scale picture.
-    image.pixels.assign(static_cast<size_t>(stats.rows) * stats.cols, 0.0);
-    const auto& mean = stats.class_mean_images[k];
-    for (size_t p = 0; p < image.pixels.size(); ++p) {
-      double sum = 0;
-      for (int c = 0; c < channels; ++c) sum += mean[p * channels + c];
-      image.pixels[p] = sum / channels;
-    }
-    image.caption = dataset.class_names[k];
-    means.images.push_back(std::move(image));
-  }
-  LABBOOK_RETURN_IF_ERROR(report::WritePlot(means, out + "/class_means"));
-
+  LABBOOK_RETURN_IF_ERROR(
+      report::WritePlot(report::LabelDistributionPlot(dataset.class_names, stats, title),
+                        out + "/label_distribution"));
+  LABBOOK_RETURN_IF_ERROR(
+      report::WritePlot(report::PixelHistogramPlot(stats, title), out + "/pixel_histogram"));
+  LABBOOK_RETURN_IF_ERROR(report::WritePlot(
+      report::ClassMeanImagesPlot(dataset.class_names, stats, title), out + "/class_means"));
   // The first `samples_per_class` images of each class, in file order: the same grid every run.
-  report::ImageGridSpec samples;
-  samples.title = "Samples: " + title;
-  samples.columns = options.samples_per_class;
-  const size_t image_size = static_cast<size_t>(set.rows) * set.cols * channels;
-  for (int k = 0; k < stats.num_classes; ++k) {
-    int found = 0;
-    for (int64_t i = 0; i < set.count && found < options.samples_per_class; ++i) {
-      if (set.labels[i] != k) continue;
-      report::GridImage image;
-      image.height = set.rows;
-      image.width = set.cols;
-      image.pixels.resize(static_cast<size_t>(set.rows) * set.cols);
-      const uint8_t* src = set.pixels.data() + i * image_size;
-      for (size_t p = 0; p < image.pixels.size(); ++p) {
-        double sum = 0;
-        for (int c = 0; c < channels; ++c) sum += src[p * channels + c];
-        image.pixels[p] = sum / channels;
-      }
-      samples.images.push_back(std::move(image));
-      ++found;
-    }
-    for (; found < options.samples_per_class; ++found) {
-      // A class with fewer images than the grid has columns leaves blank (NaN, mid grey) cells.
-      report::GridImage blank;
-      blank.height = set.rows;
-      blank.width = set.cols;
-      blank.pixels.assign(static_cast<size_t>(set.rows) * set.cols, std::nan(""));
-      samples.images.push_back(std::move(blank));
-    }
-    samples.row_labels.push_back(dataset.class_names[k]);
-  }
+  report::ImageGridSpec samples =
+      report::SampleImagesPlot(set, dataset.class_names, options.samples_per_class, title);
   LABBOOK_RETURN_IF_ERROR(report::WritePlot(samples, out + "/samples"));
   return Status::Ok();
 }
