@@ -123,6 +123,7 @@ struct DatasetInfo {
   std::string location;    // where LoadDataset looks (the directory it would read)
   bool available = false;  // all four files are present there (not parsed)
   int num_classes = 0;
+  std::vector<std::string> class_names;  // num_classes entries, as LoadDataset names them
   int64_t train_count = 0;
   int64_t test_count = 0;
   std::string how_to_get;  // what to run or install when not available

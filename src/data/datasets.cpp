@@ -163,6 +163,11 @@ std::vector<std::string> DigitClassNames(int num_classes) {
   return names;
 }
 
+std::vector<std::string> FashionClassNames() {
+  return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+          "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+}
+
 std::string FashionMnistDir() {
   std::string local = data::JoinPath(DataDirectory(), kFashionMnist);
   return data::IsDirectory(local) ? local : std::string(kFashionMnistSystemDir);
@@ -200,8 +205,7 @@ Result<Dataset> LoadDataset(std::string_view name, DatasetSplits splits) {
       return NotFound("fashion-mnist: " + dir + " does not exist; " + std::string(kFashionHowTo));
     }
     dataset.description = std::string(kFashionDescription);
-    dataset.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                           "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+    dataset.class_names = FashionClassNames();
     dataset.num_classes = 10;
     LABBOOK_RETURN_IF_ERROR(LoadBuiltin(dir, splits, &dataset));
     return dataset;
@@ -242,20 +246,24 @@ Result<Dataset> LoadDataset(std::string_view name, DatasetSplits splits) {
 
 std::vector<DatasetInfo> ListBuiltinDatasets() {
   auto info = [](std::string_view name, std::string_view description, std::string location,
-                 int64_t train_count, int64_t test_count, std::string_view how_to_get) {
+                 std::vector<std::string> class_names, int64_t train_count, int64_t test_count,
+                 std::string_view how_to_get) {
     DatasetInfo d;
     d.name = std::string(name);
     d.description = std::string(description);
     d.available = HasMnistFiles(location);
     d.location = std::move(location);
-    d.num_classes = 10;
+    d.num_classes = static_cast<int>(class_names.size());
+    d.class_names = std::move(class_names);
     d.train_count = train_count;
     d.test_count = test_count;
     d.how_to_get = std::string(how_to_get);
     return d;
   };
-  return {info(kFashionMnist, kFashionDescription, FashionMnistDir(), 60000, 10000, kFashionHowTo),
-          info(kMnistDigits, kDigitsDescription, MnistDigitsDir(), 8000, 2000, kDigitsHowTo)};
+  return {info(kFashionMnist, kFashionDescription, FashionMnistDir(), FashionClassNames(), 60000,
+               10000, kFashionHowTo),
+          info(kMnistDigits, kDigitsDescription, MnistDigitsDir(), DigitClassNames(10), 8000, 2000,
+               kDigitsHowTo)};
 }
 
 }  // namespace labbook

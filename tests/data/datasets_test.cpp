@@ -17,6 +17,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::ScopedEnv;
+using ::testing::SizeIs;
 using testing::TempDir;
 
 constexpr char kFashionSystemDir[] = "/usr/share/datasets/fashion-mnist";
@@ -338,7 +339,10 @@ TEST_F(DataDatasetTest, ListBuiltinDatasets) {
   EXPECT_EQ(infos[0].train_count, 60000);
   EXPECT_EQ(infos[0].test_count, 10000);
   EXPECT_EQ(infos[0].num_classes, 10);
+  EXPECT_THAT(infos[0].class_names, SizeIs(10));
+  EXPECT_EQ(infos[0].class_names[9], "Ankle boot");
   EXPECT_EQ(infos[1].name, "mnist-digits");
+  EXPECT_THAT(infos[1].class_names, ElementsAre("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"));
   EXPECT_EQ(infos[1].location, data_dir_.File("mnist-digits"));
   EXPECT_FALSE(infos[1].available);
   EXPECT_THAT(infos[1].how_to_get, HasSubstr("mnist-to-idx.mjs"));
