@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/status_macros.hpp"
+#include "server/analysis_routes.hpp"
 #include "server/blob_uploads.hpp"
 #include "server/context.hpp"
 #include "server/rest_routes.hpp"
@@ -132,6 +133,7 @@ Result<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
       self.store.get(), self.auth.get(), self.options.data_dir,
       std::string(self.tls ? "https://" : "http://") + host + ":" + std::to_string(self.port)};
   AddRestRoutes(self.router, self.context, LABBOOK_SERVER_VERSION);
+  AddAnalysisRoutes(self.router, self.context);
 #ifdef LABBOOK_SERVER_WANDB
   AddWandbRoutes(self.router, self.context);
 #endif
