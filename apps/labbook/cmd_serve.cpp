@@ -1,10 +1,14 @@
 // `labbook serve`: runs the team server until SIGTERM or SIGINT, then stops gracefully: no new
-// connections, the requests in flight answered, the stores closed.
+// connections, the requests in flight answered, the stores closed. `labbook ui`: the same server
+// over the local store, for one person, without keys, on loopback.
 #include <pthread.h>
 #include <signal.h>
 
+#include <stdlib.h>
+
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -12,6 +16,7 @@
 
 #include "commands.hpp"
 #include "server/server.hpp"
+#include "track/store.hpp"
 
 namespace labbook::cli {
 namespace {
@@ -21,6 +26,7 @@ struct ServeOptions {
   bool init_admin = false;
   std::string admin_name = "admin";
   bool quiet = false;
+  bool ui = false;  // `labbook ui`: print the address, remove the scratch --data at the end
 };
 
 // "2026-12-07T03:04:05Z <line>" on stderr, whole lines even from several threads.
@@ -52,6 +58,11 @@ Status Serve(ServeOptions options) {
   if (!created.ok()) return created.status();
   server::Server& server = **created;
 
+  if (options.ui) {
+    std::fprintf(stdout, "dashboard of %s: %s/\n", server.store().uri().c_str(),
+                 server.base_url().c_str());
+    std::fflush(stdout);
+  }
   if (options.init_admin) {
     Result<std::string> secret = server::InitAdmin(server.auth(), options.admin_name);
     if (!secret.ok()) return secret.status();
@@ -79,6 +90,35 @@ Status Serve(ServeOptions options) {
   return status;
 }
 
+// `labbook ui`: the dashboard's users and keys live in a scratch directory for the life of the
+// process; the runs are the local store's.
+Status ServeLocalStore(ServeOptions options, const std::string& store_option) {
+  const std::string uri = store_option.empty() ? track::DefaultStoreUri() : store_option;
+  if (uri.rfind("http://", 0) == 0 || uri.rfind("https://", 0) == 0) {
+    return InvalidArgument("--store " + uri +
+                           ": that is a labbook server, which serves the dashboard itself; "
+                           "open " +
+                           uri + "/ in a browser");
+  }
+  if (std::optional<std::string> missing = MissingStoreFile(uri)) {
+    return NotFound("no run store at " + *missing +
+                    " yet: record a run first (labbook train ...), or name one with --store");
+  }
+  options.server.store_uri = uri;
+  std::string scratch = (std::filesystem::temp_directory_path() / "labbook-ui-XXXXXX").string();
+  if (mkdtemp(scratch.data()) == nullptr) {
+    return Internal("cannot create a scratch directory in " +
+                    std::filesystem::temp_directory_path().string());
+  }
+  options.server.data_dir = scratch;
+  options.server.local_admin = "local";
+  options.ui = true;
+  const Status status = Serve(options);
+  std::error_code ignored;
+  std::filesystem::remove_all(scratch, ignored);
+  return status;
+}
+
 }  // namespace
 
 void AddServeCommand(CLI::App& app, Action& action) {
@@ -103,11 +143,37 @@ void AddServeCommand(CLI::App& app, Action& action) {
   serve->add_option("--threads", options->server.threads, "Requests answered at once")
       ->capture_default_str();
   serve->add_flag("-q,--quiet", options->quiet, "No access log on stderr");
+  serve->add_option("--web-dir", options->server.web_dir,
+                    "Serve the dashboard from this directory (node web/build.mjs DIR) instead of "
+                    "the one built in");
   serve->footer(
       "Stops gracefully on SIGTERM or SIGINT. The access log names method, path (without the "
       "query), status, time and user; never a key. Behind a reverse proxy, listen on 127.0.0.1 "
       "and let the proxy terminate TLS (docs/server.md).");
   serve->callback([options, &action] { action = [options] { return Serve(*options); }; });
+}
+
+void AddUiCommand(CLI::App& app, Action& action) {
+  auto options = std::make_shared<ServeOptions>();
+  auto store = std::make_shared<std::string>();
+  options->server.threads = 8;
+  CLI::App* ui = app.add_subcommand(
+      "ui", "The web dashboard of the local run store, on this machine only, without keys");
+  ui->add_option("--port", options->server.port, "Port to listen on (0: any free port)")
+      ->capture_default_str();
+  ui->add_option("--host", options->server.host, "Loopback address to listen on")
+      ->capture_default_str();
+  ui->add_option("--store", *store,
+                 "The run store (default: LABBOOK_STORE, else sqlite://.labbook/labbook.db)");
+  ui->add_option("--web-dir", options->server.web_dir,
+                 "Serve the dashboard from this directory instead of the one built in");
+  ui->add_flag("-q,--quiet", options->quiet, "No access log on stderr");
+  ui->footer(
+      "Prints the address on stdout and serves until Ctrl-C. Anyone on this machine who can reach "
+      "the port sees the store's runs; use `labbook serve` to share them.");
+  ui->callback([options, store, &action] {
+    action = [options, store] { return ServeLocalStore(*options, *store); };
+  });
 }
 
 }  // namespace labbook::cli

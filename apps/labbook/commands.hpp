@@ -29,6 +29,7 @@ void AddModelCommand(CLI::App& app, Action& action);
 void AddRunsCommand(CLI::App& app, Action& action);
 void AddArtifactsCommand(CLI::App& app, Action& action);
 void AddServeCommand(CLI::App& app, Action& action);
+void AddUiCommand(CLI::App& app, Action& action);
 void AddLoginCommand(CLI::App& app, Action& action);
 void AddSyncCommand(CLI::App& app, Action& action);
 // The accounts of a team server (cmd_admin.cpp): users, keys, team, project.

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   labbook::cli::AddRunsCommand(app, action);
   labbook::cli::AddArtifactsCommand(app, action);
   labbook::cli::AddServeCommand(app, action);
+  labbook::cli::AddUiCommand(app, action);
   labbook::cli::AddLoginCommand(app, action);
   labbook::cli::AddSyncCommand(app, action);
   labbook::cli::AddUsersCommand(app, action);

@@ -172,6 +172,7 @@ void Router::Dispatch(const httplib::Request& http, httplib::Response& response,
     if (!principal.ok()) {
       status = principal.status();
     } else {
+      if (!principal->has_value()) *principal = anonymous_;
       if (principal->has_value()) user = (*principal)->user;
       Request request(http, reader, route->options.body_limit);
       request.principal_ = std::move(*principal);

@@ -78,6 +78,9 @@ class Router {
   // Where the access log goes: one line per request ("<method> <path> <status> <ms> <user>"),
   // the path without its query string, never a credential. Unset: no access log.
   void SetLog(std::function<void(const std::string& line)> log) { log_ = std::move(log); }
+  // Who a request without credentials is: nullopt (anonymous, the default) or, for `labbook ui`
+  // on loopback, the local user.
+  void SetAnonymous(std::optional<Principal> principal) { anonymous_ = std::move(principal); }
 
   // The status and JSON body of an error, as every route answers it.
   static void WriteError(httplib::Response& response, const Status& status);
@@ -94,6 +97,7 @@ class Router {
                 const httplib::ContentReader* reader, AuthStore& auth) const;
   std::vector<Route> routes_;
   std::function<void(const std::string&)> log_;
+  std::optional<Principal> anonymous_;
 };
 
 // JSON responses.

@@ -15,6 +15,7 @@
 #include "server/context.hpp"
 #include "server/rest_routes.hpp"
 #include "server/router.hpp"
+#include "server/web/web_routes.hpp"
 #ifdef LABBOOK_SERVER_WANDB
 #include "server/wandb/wandb_routes.hpp"
 #endif
@@ -71,6 +72,24 @@ Result<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   Result<std::unique_ptr<AuthStore>> auth = OpenSqliteAuthStore(options.data_dir / "auth.db");
   if (!auth.ok()) return auth.status().WithContext("--data " + options.data_dir.string());
   impl->auth = std::move(*auth);
+  if (!options.local_admin.empty()) {
+    const std::string& host = options.host;
+    if (host != "localhost" && host != "::1" && host.rfind("127.", 0) != 0) {
+      return InvalidArgument("--host " + host +
+                             ": the local store's dashboard answers without keys, so it listens "
+                             "on a loopback address only (127.0.0.1, ::1, localhost)");
+    }
+    Result<User> user = impl->auth->GetUser(options.local_admin);
+    if (!user.ok() && user.status().code() == ErrorCode::kNotFound) {
+      user = impl->auth->CreateUser(options.local_admin, true);
+    }
+    if (!user.ok()) return user.status();
+    if (!user->is_admin) {
+      return FailedPrecondition("user " + options.local_admin + " of " +
+                                options.data_dir.string() + " is not a server admin");
+    }
+    impl->router.SetAnonymous(Principal{user->name, true, ""});
+  }
   LABBOOK_RETURN_IF_ERROR(BlobUploads(options.data_dir / "uploads").Prepare());
 
   if (!options.tls_cert.empty()) {
@@ -134,6 +153,7 @@ Result<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
       std::string(self.tls ? "https://" : "http://") + host + ":" + std::to_string(self.port)};
   AddRestRoutes(self.router, self.context, LABBOOK_SERVER_VERSION);
   AddAnalysisRoutes(self.router, self.context);
+  AddWebRoutes(self.router, self.options.web_dir);
 #ifdef LABBOOK_SERVER_WANDB
   AddWandbRoutes(self.router, self.context);
 #endif

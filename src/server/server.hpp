@@ -32,6 +32,12 @@ struct ServerOptions {
   std::filesystem::path tls_cert;
   std::filesystem::path tls_key;
   size_t threads = 64;  // requests answered at once
+  // The dashboard: empty serves the bundle compiled into the binary; a directory (the output of
+  // `node web/build.mjs DIR`) serves its files instead, read at each request.
+  std::filesystem::path web_dir;
+  // `labbook ui`: when set, a request without a key acts as this server admin (created when
+  // missing), so one person browses their own store without keys. Only on a loopback --host.
+  std::string local_admin;
   // The access log and notices, one line each; never a credential. Unset: silent.
   std::function<void(const std::string& line)> log;
 };

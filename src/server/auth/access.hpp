@@ -2,8 +2,9 @@
 // handler asks here before it touches the store.
 //
 // Rules: a public project is readable by anyone, with or without a key; a private one only by
-// those with a role in its entity (viewer, member, admin) and by server admins. Writing needs
-// member or admin in the entity. A project the caller may not read does not exist for them:
+// those with a role in its entity (viewer, member, admin) and by server admins, who read every
+// project, also of entities the auth store does not know. Writing needs member or admin in the
+// entity. A project the caller may not read does not exist for them:
 // kNotFound, never kPermissionDenied, so private names do not leak. A readable project the caller
 // may not write is kPermissionDenied.
 #pragma once
