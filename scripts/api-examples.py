@@ -48,7 +48,18 @@ def main():
             text = text.replace(secret, name)
         return text
 
-    def call(method, path, body=None, key=admin, content_type="application/json", show=True):
+    def trim(value, keep):
+        """value with every list longer than keep cut to its first entries and a note."""
+        if isinstance(value, dict):
+            return {k: trim(v, keep) for k, v in value.items()}
+        if isinstance(value, list):
+            if len(value) > keep:
+                return [trim(v, keep) for v in value[:keep]] + ["... %d more" % (len(value) - keep)]
+            return [trim(v, keep) for v in value]
+        return value
+
+    def call(method, path, body=None, key=admin, content_type="application/json", show=True,
+             keep=None):
         data = None
         if body is not None:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -60,8 +71,10 @@ def main():
             with urllib.request.urlopen(request) as response:
                 status, raw = response.status, response.read()
                 kind = response.headers.get("Content-Type", "")
+                cache = response.headers.get("Cache-Control")
         except urllib.error.HTTPError as error:
             status, raw, kind = error.code, error.read(), error.headers.get("Content-Type", "")
+            cache = None
         if show:
             shown_key = secrets.get(key, "$KEY") if key else None
             out.append("```http")
@@ -81,7 +94,16 @@ def main():
             out.append("```")
             out.append("%d" % status)
             if raw and "json" in kind:
-                out.append(scrub(json.dumps(json.loads(raw), indent=2)))
+                shown = json.loads(raw)
+                if keep is not None:
+                    shown = trim(shown, keep)
+                out.append(scrub(json.dumps(shown, indent=2)))
+            elif raw and kind.startswith("image/"):
+                out.append("Content-Type: %s" % kind)
+                if cache:
+                    out.append("Cache-Control: %s" % cache)
+                out.append("")
+                out.append("<%d bytes of %s>" % (len(raw), kind))
             elif raw:
                 out.append(raw.decode(errors="replace")[:200])
             out.append("```")
@@ -190,6 +212,31 @@ def main():
     call("GET", "/api/v1/runs/%s/tables" % run, key=alice_key)
     title("GET /api/v1/runs/{id}/tables/{name}")
     call("GET", "/api/v1/runs/%s/tables/predictions" % run, key=alice_key)
+
+    # The dashboard's analysis routes. Long arrays are cut to their first entries in the output.
+    title("GET /api/v1/datasets")
+    call("GET", "/api/v1/datasets", key=None, keep=3)
+    title("GET /api/v1/datasets/{name}/stats")
+    call("GET", "/api/v1/datasets/mnist-digits/stats?split=test", key=None, keep=3)
+    title("GET /api/v1/datasets/{name}/{split}/images/{index}")
+    call("GET", "/api/v1/datasets/mnist-digits/test/images/0?scale=2", key=None)
+    predictions = (b"index,label,predicted,p_0,p_1,p_2\n0,0,0,0.8,0.1,0.1\n1,1,2,0.1,0.3,0.6\n"
+                   b"2,2,2,0.2,0.2,0.6\n3,1,1,0.3,0.6,0.1\n4,0,1,0.4,0.5,0.1\n")
+    predictions_sha = hashlib.sha256(predictions).hexdigest()
+    call("PUT", "/api/v1/projects/vision/cnn/blobs/" + predictions_sha, predictions,
+         key=alice_key, content_type="text/csv", show=False)
+    _, evaluated = call("POST", "/api/v1/runs",
+                        {"entity": "vision", "project": "cnn", "config": {"dataset": "mnist-digits"}},
+                        key=alice_key, show=False)
+    call("POST", "/api/v1/artifacts",
+         {"entity": "vision", "project": "cnn", "name": "keras-cnn-predictions",
+          "type": "predictions", "producer_run": evaluated["run"]["id"],
+          "files": [{"path": "predictions.csv", "sha256": predictions_sha,
+                     "size": len(predictions)}]},
+         key=alice_key, show=False)
+    title("GET /api/v1/runs/{id}/evaluation")
+    call("GET", "/api/v1/runs/%s/evaluation?curve_points=4&misclassified=10"
+         % evaluated["run"]["id"], key=alice_key, keep=4)
 
     title("PATCH /api/v1/projects/{entity}/{project}")
     call("PATCH", "/api/v1/projects/vision/cnn", {"visibility": "public"}, key=alice_key)
