@@ -237,7 +237,7 @@ std::vector<std::string> ClassNames(const json& dataset_name, const PredictionTa
   return names;
 }
 
-Result<Evaluation> Evaluate(const PredictionTable& table, json artifact, json dataset) {
+Result<Evaluation> EvaluatePredictions(const PredictionTable& table, json artifact, json dataset) {
   Evaluation evaluation;
   evaluation.artifact = std::move(artifact);
   int num_classes = 0;
@@ -571,7 +571,7 @@ void AddEvaluationRoute(Router& router, std::shared_ptr<Analysis> analysis) {
           json dataset_name =
               dataset != run.config.end() && dataset->is_string() ? *dataset : json(nullptr);
           Result<Evaluation> computed =
-              Evaluate(table, std::move(artifact_json), std::move(dataset_name));
+              EvaluatePredictions(table, std::move(artifact_json), std::move(dataset_name));
           if (!computed.ok()) {
             return DataLoss("artifact " + artifact.name + ":" + artifact.VersionName() + "/" +
                             file.path + " cannot be evaluated: " + computed.status().message());
