@@ -22,6 +22,7 @@ namespace labbook::cli {
 using Action = std::function<Status()>;
 
 void AddDataCommand(CLI::App& app, Action& action);
+void AddReportCommand(CLI::App& app, Action& action);
 void AddEvalCommand(CLI::App& app, Action& action);
 void AddTrainCommand(CLI::App& app, Action& action);
 void AddPredictCommand(CLI::App& app, Action& action);

@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
 
   labbook::cli::Action action;
   labbook::cli::AddDataCommand(app, action);
+  labbook::cli::AddReportCommand(app, action);
   labbook::cli::AddEvalCommand(app, action);
   labbook::cli::AddTrainCommand(app, action);
   labbook::cli::AddPredictCommand(app, action);
