@@ -94,7 +94,7 @@ void AddReportCommand(CLI::App& app, Action& action) {
                       "Store URI of the runs (default: LABBOOK_STORE, else "
                       "sqlite://.labbook/labbook.db)");
   command->footer("Directives: " + report::document::DirectiveNames() +
-                  ". docs/report.md describes them and their options.");
+                  ". docs/report.md describes them and their options.\n");
   command->callback([options, &action] { action = [options] { return RunReport(*options); }; });
 }
 
