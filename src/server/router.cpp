@@ -133,6 +133,16 @@ void Router::Add(const std::string& method, const std::string& pattern, Handler 
 void Router::Dispatch(const httplib::Request& http, httplib::Response& response,
                       const httplib::ContentReader* reader, AuthStore& auth) const {
   const auto start = std::chrono::steady_clock::now();
+  // The HTTP library answers "br" with Brotli at its slowest quality: 3.6 s for the 700 KB JSON
+  // of 3,000 runs, against milliseconds for gzip. Every browser sends "br", so the offer is taken
+  // out of the request the library decides on after the handler (the request is its own object,
+  // alive until the response is written).
+  if (auto it = http.headers.find("Accept-Encoding"); it != http.headers.end()) {
+    std::string& offer = const_cast<std::string&>(it->second);
+    for (size_t at = offer.find("br"); at != std::string::npos; at = offer.find("br")) {
+      offer.replace(at, 2, "");
+    }
+  }
   std::string user = "-";
   bool body_consumed = false;
 
