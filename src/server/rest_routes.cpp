@@ -215,6 +215,32 @@ json ProjectToJson(const std::string& entity, const std::string& project, Visibi
           {"last_start_time", summary.last_start_time}};
 }
 
+// What a history read asks for: `key`, and `min_step`, `max_step` and `samples` (0 or absent:
+// every point; else at most that many, the store's min/max buckets keeping the peaks).
+struct SeriesRequest {
+  std::string key;
+  track::HistoryQuery query;
+};
+
+Result<SeriesRequest> ParseSeriesRequest(const Request& request) {
+  SeriesRequest wanted;
+  std::optional<std::string> key = request.Query("key");
+  if (!key.has_value() || key->empty()) {
+    return InvalidArgument("query parameter 'key': missing; expected a history key");
+  }
+  wanted.key = *key;
+  LABBOOK_ASSIGN_OR_RETURN(wanted.query.min_step,
+                           IntegerQuery(request, "min_step", wanted.query.min_step));
+  LABBOOK_ASSIGN_OR_RETURN(wanted.query.max_step,
+                           IntegerQuery(request, "max_step", wanted.query.max_step));
+  LABBOOK_ASSIGN_OR_RETURN(int64_t samples, IntegerQuery(request, "samples", 0));
+  if (samples < 0) return InvalidArgument("query parameter 'samples': expected 0 or more");
+  wanted.query.max_points = static_cast<size_t>(samples);
+  return wanted;
+}
+
+constexpr size_t kMaxRunsPerHistoryRead = 200;
+
 void AddAccountRoutes(Router& router, std::shared_ptr<Api> api, const std::string& version) {
   router.Add("GET", "/api/v1/health", [version](Request&, httplib::Response& response) {
     WriteJson(response, {{"status", "ok"}, {"version", version}});
@@ -546,23 +572,48 @@ void AddRunRoutes(Router& router, std::shared_ptr<Api> api) {
       "GET", "/api/v1/runs/([^/]+)/history", [api](Request& request, httplib::Response& response) {
         LABBOOK_ASSIGN_OR_RETURN(track::RunInfo run,
                                  api->ReadableRun(request, request.params()[0]));
-        std::optional<std::string> key = request.Query("key");
-        if (!key.has_value() || key->empty()) {
-          return InvalidArgument("query parameter 'key': missing; expected a history key");
-        }
-        track::HistoryQuery query;
-        LABBOOK_ASSIGN_OR_RETURN(query.min_step, IntegerQuery(request, "min_step", query.min_step));
-        LABBOOK_ASSIGN_OR_RETURN(query.max_step, IntegerQuery(request, "max_step", query.max_step));
-        LABBOOK_ASSIGN_OR_RETURN(int64_t samples, IntegerQuery(request, "samples", 0));
-        if (samples < 0) {
-          return InvalidArgument("query parameter 'samples': expected 0 or more");
-        }
-        query.max_points = static_cast<size_t>(samples);
-        LABBOOK_ASSIGN_OR_RETURN(track::Series series,
-                                 api->Scrub(api->store().ReadHistory(run.id, *key, query)));
+        LABBOOK_ASSIGN_OR_RETURN(SeriesRequest wanted, ParseSeriesRequest(request));
+        LABBOOK_ASSIGN_OR_RETURN(track::Series series, api->Scrub(api->store().ReadHistory(
+                                                           run.id, wanted.key, wanted.query)));
         WriteJson(response, {{"series", wire::SeriesToJson(series)}});
         return Status::Ok();
       });
+
+  // One key of many runs in one request, as a chart overlaying them asks: a browser opens only a
+  // few connections to a server, so fifty requests would wait in line.
+  router.Add("GET", "/api/v1/history", [api](Request& request, httplib::Response& response) {
+    const std::string list = request.Query("runs").value_or("");
+    std::vector<std::string> ids;
+    for (size_t start = 0; start <= list.size();) {
+      const size_t comma = std::min(list.find(',', start), list.size());
+      if (comma > start) ids.push_back(list.substr(start, comma - start));
+      start = comma + 1;
+    }
+    if (ids.empty()) {
+      return InvalidArgument("query parameter 'runs': missing; expected run ids separated by ','");
+    }
+    if (ids.size() > kMaxRunsPerHistoryRead) {
+      return InvalidArgument("query parameter 'runs': " + std::to_string(ids.size()) +
+                             " runs; at most " + std::to_string(kMaxRunsPerHistoryRead) +
+                             " in one request");
+    }
+    LABBOOK_ASSIGN_OR_RETURN(SeriesRequest wanted, ParseSeriesRequest(request));
+    json all = json::array();
+    for (const std::string& id : ids) {
+      LABBOOK_ASSIGN_OR_RETURN(track::RunInfo run, api->ReadableRun(request, id));
+      // A run that never logged the key draws nothing; it is no error among the others.
+      Result<track::Series> read = api->store().ReadHistory(run.id, wanted.key, wanted.query);
+      track::Series series;
+      if (read.ok()) {
+        series = std::move(*read);
+      } else if (read.status().code() != ErrorCode::kNotFound) {
+        return api->Scrub(read.status());
+      }
+      all.push_back({{"run", run.id}, {"series", wire::SeriesToJson(series)}});
+    }
+    WriteJson(response, {{"series", all}});
+    return Status::Ok();
+  });
 
   router.Add("GET", "/api/v1/runs/([^/]+)/summary",
              [api](Request& request, httplib::Response& response) {

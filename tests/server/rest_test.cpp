@@ -212,6 +212,53 @@ TEST_F(RestTest, SearchFiltersAndSortsLikeTheCli) {
   EXPECT_NE(reply.raw.find("query parameter 'filter'"), std::string::npos) << reply.raw;
 }
 
+// GET /history: one key of many runs in one request, each series what the per-run route answers.
+TEST_F(RestTest, HistoryOfManyRunsInOneRequest) {
+  std::vector<std::string> ids;
+  for (int r = 0; r < 3; ++r) {
+    ids.push_back(CreateRun("root", "p", admin_key_));
+    if (r == 2) break;  // the third run never logs "loss"
+    json points = json::array();
+    for (int step = 0; step < 400; ++step) {
+      points.push_back({0, step, step == 100 * (r + 1) ? 50.0 : r + 1.0 / (1 + step), 1e9 + step});
+    }
+    ASSERT_EQ(Post("/api/v1/runs/" + ids.back() + "/history",
+                   {{"keys", {"loss"}}, {"points", points}}, admin_key_)
+                  .status,
+              200);
+  }
+  const std::string list = ids[1] + "," + ids[0] + "," + ids[2];
+  Reply reply = Get("/api/v1/history?runs=" + list + "&key=loss&samples=40", admin_key_);
+  ASSERT_EQ(reply.status, 200) << reply.raw;
+  ASSERT_EQ(reply.body["series"].size(), 3u) << reply.raw;
+  const std::string order[] = {ids[1], ids[0], ids[2]};
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(reply.body["series"][i]["run"], order[i]);
+    if (i == 2) {
+      EXPECT_EQ(reply.body["series"][i]["series"]["steps"].size(), 0u) << reply.raw;
+      continue;
+    }
+    const Reply one = Get("/api/v1/runs/" + order[i] + "/history?key=loss&samples=40", admin_key_);
+    EXPECT_EQ(reply.body["series"][i]["series"], one.body["series"]);
+    EXPECT_LE(one.body["series"]["steps"].size(), 40u);
+  }
+
+  // Every run must be readable: a private run of someone else hides the whole answer.
+  const std::string bob = CreateUser("bob");
+  const std::string bobs = CreateRun("bob", "mine", bob);
+  EXPECT_EQ(
+      Get("/api/v1/history?runs=" + ids[0] + "," + bobs + "&key=loss", CreateUser("eve")).status,
+      404);
+  EXPECT_EQ(Get("/api/v1/history?runs=" + ids[0] + "&key=loss").status, 404);
+  EXPECT_EQ(Get("/api/v1/history?runs=&key=loss", admin_key_).status, 400);
+  EXPECT_EQ(Get("/api/v1/history?runs=" + ids[0], admin_key_).status, 400);
+  std::string too_many;
+  for (int i = 0; i < 201; ++i) too_many += (i ? "," : "") + ids[0];
+  reply = Get("/api/v1/history?runs=" + too_many + "&key=loss", admin_key_);
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_NE(reply.raw.find("at most 200"), std::string::npos) << reply.raw;
+}
+
 TEST_F(RestTest, HistoryJsonAndBinaryWithDownsampling) {
   const std::string id = CreateRun("root", "p", admin_key_);
   track::HistoryBatch batch;
