@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { scrollToRow, visibleWindow } from '../src/lib/vscroll';
 import { axisPosition, numericSummaryKeys, parcoordsAxes } from '../src/lib/parcoords';
 import { seriesColumns, splitKeys, stepRangeForTimes } from '../src/lib/series';
-import { formatDuration, formatNumber } from '../src/lib/format';
+import { formatDuration, formatNumber, formatTicks } from '../src/lib/format';
 import type { Run, Series } from '../src/lib/types';
 
 test('virtual scroll renders the rows in view plus overscan', () => {
@@ -78,4 +78,12 @@ test('numbers and durations as tables show them', () => {
   assert.equal(formatNumber(-Infinity), '−∞');
   assert.equal(formatDuration(59), '59s');
   assert.equal(formatDuration(3725), '1h 2m');
+});
+
+test('tick labels keep neighbouring ticks apart', () => {
+  assert.deepEqual(formatTicks([146, 146.5, 147, 147.5]), ['146.0', '146.5', '147.0', '147.5']);
+  assert.deepEqual(formatTicks([0, 50, 100]), ['0', '50', '100']);
+  assert.deepEqual(formatTicks([0.001, 0.0015, 0.002]), ['0.0010', '0.0015', '0.0020']);
+  assert.deepEqual(formatTicks([null, 2e6, 4e6]), ['', '2e6', '4e6']);
+  assert.deepEqual(formatTicks([7]), ['7']);
 });

@@ -6,7 +6,7 @@ import { api } from '../api';
 import { emaSmooth } from '../lib/smooth';
 import { colorFor, seriesColumns, stepRangeForTimes, type XAxis } from '../lib/series';
 import { countPoints } from '../lib/downsample';
-import { formatNumber } from '../lib/format';
+import { formatNumber, formatTicks } from '../lib/format';
 import type { Series } from '../lib/types';
 import { Chart, uPlot } from './Chart';
 import { useAsync } from './common';
@@ -21,10 +21,27 @@ function roundWidth(w: number): number {
   return Math.max(200, Math.round(w / 100) * 100);
 }
 
-export function MetricChart(props: { runId: string; metric: string; settings: ChartSettings; tick: number }) {
-  const { runId, metric, settings } = props;
+// Charts shown together zoom together: a step range, or null for everything.
+export type StepZoom = [number, number] | null;
+
+// Hover positions are shared between the charts of a page, drags are not: a drag zooms every
+// chart once, through the shared zoom, rather than once per chart.
+export function cursorSync(key: string): uPlot.Cursor.Sync {
+  return { key, filters: { pub: (type: string) => type !== 'mousedown' && type !== 'mouseup' } };
+}
+
+// The y axis: our number format on a linear scale; uPlot's own labels on a log scale, which
+// label only some of the ticks (the others come as null).
+export function yAxis(logY: boolean): uPlot.Axis {
+  if (logY) return { size: 60 };
+  return { size: 60, values: (_u, vals) => formatTicks(vals) };
+}
+
+export function MetricChart(props: {
+  runId: string; metric: string; settings: ChartSettings; tick: number; zoom: StepZoom; setZoom: (z: StepZoom) => void;
+}) {
+  const { runId, metric, settings, zoom, setZoom } = props;
   const [width, setWidth] = useState<number | null>(null);  // known once the chart is laid out
-  const [zoom, setZoom] = useState<[number, number] | null>(null);
   const history = useAsync<Series | undefined>(
     (signal) =>
       width === null ? Promise.resolve(undefined) : api.history(runId, {
@@ -64,8 +81,8 @@ export function MetricChart(props: { runId: string; metric: string; settings: Ch
         ? [{ label: metric, stroke: color, width: 2, value: (_u: uPlot, v: number | null) => (v === null ? '—' : formatNumber(v)) }]
         : []),
     ],
-    axes: [{}, { size: 60, values: (_u, vals) => vals.map((v) => formatNumber(v, 3)) }],
-    cursor: { sync: { key: `run-${runId}` } },
+    axes: [{}, yAxis(settings.logY)],
+    cursor: { sync: cursorSync(`run-${runId}`) },
     legend: { live: true },
   }), [settings.x, settings.logY, smoothed, metric, runId]);
 

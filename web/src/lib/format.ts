@@ -57,3 +57,25 @@ export function formatBytes(n: number): string {
   }
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
+
+// Axis tick labels: as many decimals as the spacing of the ticks needs, so that neighbouring
+// ticks never read the same (146.5 and 147 rather than 147 and 147). Null ticks stay blank.
+export function formatTicks(vals: ReadonlyArray<number | null | undefined>): string[] {
+  const nums = vals.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  let step = Infinity;
+  for (let i = 1; i < nums.length; i++) {
+    const d = Math.abs(nums[i] - nums[i - 1]);
+    if (d > 0) step = Math.min(step, d);
+  }
+  const maxAbs = Math.max(0, ...nums.map(Math.abs));
+  return vals.map((v) => {
+    if (typeof v !== 'number') return '';
+    if (!Number.isFinite(step)) return formatNumber(v, 3);
+    if (maxAbs >= 1e6 || (maxAbs > 0 && maxAbs < 1e-3)) {
+      const digits = Math.max(0, Math.floor(Math.log10(maxAbs)) - Math.floor(Math.log10(step) + 1e-9));
+      return v === 0 ? '0' : v.toExponential(Math.min(digits, 10)).replace('e+', 'e');
+    }
+    const decimals = Math.min(10, Math.max(0, -Math.floor(Math.log10(step) + 1e-9)));
+    return v.toFixed(decimals);
+  });
+}

@@ -5,7 +5,7 @@ import { useMemo, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
 import { Chart, uPlot } from '../components/Chart';
 import { ErrorView, Link, Loading, Section, useAsync, useInterval, useWidth } from '../components/common';
-import { ChartControls, type ChartSettings } from '../components/MetricChart';
+import { ChartControls, cursorSync, yAxis, type ChartSettings, type StepZoom } from '../components/MetricChart';
 import { configDiff } from '../lib/diff';
 import { alignForOverlay, countPoints } from '../lib/downsample';
 import { fieldExpr, flatten, getPath, parseFieldExpr } from '../lib/fields';
@@ -30,6 +30,7 @@ export function runLabel(run: Run): string {
 export function ComparePage(props: { query: Params }) {
   const ids = useMemo(() => splitList(props.query.runs), [props.query.runs]);
   const [tick, setTick] = useState(0);
+  const [zoom, setZoom] = useState<StepZoom>(null);
   const q = useAsync<Loaded>(async (s) => {
     const runs = await Promise.all(ids.map((id) => api.run(id, s)));
     const keys = await Promise.all(runs.map((r) => api.keys(r.id, s)));
@@ -80,7 +81,7 @@ export function ComparePage(props: { query: Params }) {
           <p class="empty">These runs share no history keys.</p>
         ) : (
           <div class="chart-grid">
-            {common.map((k) => <OverlayChart key={k} metric={k} runs={runs} settings={settings} tick={tick} />)}
+            {common.map((k) => <OverlayChart key={k} metric={k} runs={runs} settings={settings} tick={tick} zoom={zoom} setZoom={setZoom} />)}
           </div>
         )}
       </Section>
@@ -117,10 +118,11 @@ function commonKeys(keys: KeyInfo[][]): string[] {
   return chosen.sort((a, b) => sys(a) - sys(b) || (a < b ? -1 : 1));
 }
 
-function OverlayChart(props: { metric: string; runs: Run[]; settings: ChartSettings; tick: number }) {
-  const { metric, runs, settings } = props;
+function OverlayChart(props: {
+  metric: string; runs: Run[]; settings: ChartSettings; tick: number; zoom: StepZoom; setZoom: (z: StepZoom) => void;
+}) {
+  const { metric, runs, settings, zoom, setZoom } = props;
   const [width, setWidth] = useState<number | null>(null);
-  const [zoom, setZoom] = useState<[number, number] | null>(null);
   const q = useAsync<Array<Series | null> | undefined>(
     (s) =>
       width === null
@@ -156,8 +158,8 @@ function OverlayChart(props: { metric: string; runs: Run[]; settings: ChartSetti
         value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? '—' : formatNumber(v)),
       })),
     ],
-    axes: [{}, { size: 60, values: (_u, vals) => vals.map((v) => formatNumber(v, 3)) }],
-    cursor: { sync: { key: 'compare' } },
+    axes: [{}, yAxis(settings.logY)],
+    cursor: { sync: cursorSync('compare') },
   }), [runs.map((r) => r.id).join(','), settings.x, settings.logY]);
 
   return (

@@ -4,7 +4,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, artifactFilePath, downloadFile } from '../api';
 import { ErrorView, Link, Loading, Section, StateBadge, useAsync, useInterval } from '../components/common';
-import { ChartControls, MetricChart, type ChartSettings } from '../components/MetricChart';
+import { ChartControls, MetricChart, type ChartSettings, type StepZoom } from '../components/MetricChart';
 import { EvaluationView } from '../components/Evaluation';
 import { runDuration } from '../lib/columns';
 import { fieldExpr, flatten, type JsonObject } from '../lib/fields';
@@ -93,7 +93,7 @@ export function RunPage(props: { id: string; query: Params }) {
             <ChartGrid runId={id} keys={keys.metrics} settings={settings} tick={tick} loading={!keysQ.data} empty="No metrics logged yet." />
           </Section>
           <h2 class="section-title" id="evaluation">Evaluation</h2>
-          <EvaluationView runId={id} run={run} />
+          <EvaluationIfAny runId={id} run={run} />
         </>
       )}
       {tab === 'system' && (
@@ -106,13 +106,31 @@ export function RunPage(props: { id: string; query: Params }) {
   );
 }
 
+// Asks for the evaluation only when the run produced a predictions artifact, so that a run
+// without one costs no 404 (which the browser would log as an error).
+function EvaluationIfAny(props: { runId: string; run: Run }) {
+  const q = useAsync((s) => api.artifacts(props.runId, s), [props.runId, props.run.state]);
+  if (q.error) return <ErrorView error={q.error} what="artifacts" />;
+  if (!q.data) return <Loading what="artifacts" />;
+  const has = q.data.produced.some((a) => a.type === 'predictions' || a.files.some((f) => f.path === 'predictions.csv'));
+  if (!has) {
+    return (
+      <p class="empty" data-testid="no-evaluation">
+        No predictions artifact{props.run.state === 'running' ? ' yet: labbook train logs one when training ends.' : ': nothing to evaluate.'}
+      </p>
+    );
+  }
+  return <EvaluationView runId={props.runId} run={props.run} />;
+}
+
 function ChartGrid(props: { runId: string; keys: KeyInfo[]; settings: ChartSettings; tick: number; loading: boolean; empty: string }) {
+  const [zoom, setZoom] = useState<StepZoom>(null);
   if (props.loading) return <Loading what="metrics" />;
   if (props.keys.length === 0) return <p class="empty">{props.empty}</p>;
   return (
     <div class="chart-grid">
       {props.keys.map((k) => (
-        <MetricChart key={k.key} runId={props.runId} metric={k.key} settings={props.settings} tick={props.tick} />
+        <MetricChart key={k.key} runId={props.runId} metric={k.key} settings={props.settings} tick={props.tick} zoom={zoom} setZoom={setZoom} />
       ))}
     </div>
   );

@@ -215,8 +215,13 @@ function RunsTable(props: TableProps) {
     const head = el.querySelector('thead')?.clientHeight ?? 0;
     const top = scrollToRow(target, el.scrollTop, el.clientHeight, kRowHeight, head);
     if (top !== null) el.scrollTop = top;
-    focusRow.current = target;
-    setScrollTop(el.scrollTop);
+    const link = el.querySelector<HTMLElement>(`tr[data-index="${target}"] a`);
+    if (link) {
+      link.focus({ preventScroll: true });
+    } else {
+      focusRow.current = target;  // rendered after the scroll; focused by the layout effect
+      setScrollTop(el.scrollTop);
+    }
   };
 
   const header = (field: string, label: string, cls = '') => {
