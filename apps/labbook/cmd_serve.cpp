@@ -156,7 +156,8 @@ void AddServeCommand(CLI::App& app, Action& action) {
 void AddUiCommand(CLI::App& app, Action& action) {
   auto options = std::make_shared<ServeOptions>();
   auto store = std::make_shared<std::string>();
-  options->server.threads = 8;
+  // An idle keep-alive connection holds a worker for seconds: room for a few browser tabs.
+  options->server.threads = 32;
   CLI::App* ui = app.add_subcommand(
       "ui", "The web dashboard of the local run store, on this machine only, without keys");
   ui->add_option("--port", options->server.port, "Port to listen on (0: any free port)")
