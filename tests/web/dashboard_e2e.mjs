@@ -4,11 +4,12 @@
 // cell's images, a comparison, the predictions CSV, what a visitor without a key may see) and
 // that the page logs no error. Writes a screenshot of every page to --out.
 //
-//   node tests/web/dashboard_e2e.mjs --labbook build/bin/labbook --out build/test-output/web
+//   node tests/web/dashboard_e2e.mjs --labbook build/bin/labbook --seed build/bin/dashboard_seed \
+//     --out build/test-output/web
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const argv = process.argv.slice(2);
@@ -16,9 +17,11 @@ const option = (name, fallback) => {
   const i = argv.indexOf(name);
   return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
 };
-const labbook = option('--labbook', 'build/bin/labbook');
+const labbook = resolve(option('--labbook', 'build/bin/labbook'));
 const out = option('--out', 'build/test-output/web');
 const chromiumPath = option('--chromium', '/usr/bin/chromium');
+const seed = resolve(option('--seed', 'build/bin/dashboard_seed'));
+const many = 3000;
 mkdirSync(out, { recursive: true });
 
 const dir = mkdtempSync(join(tmpdir(), 'labbook-web-e2e-'));
@@ -116,13 +119,23 @@ async function shot(page, name) {
   await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
 }
 
-// Console errors and uncaught exceptions of a page; `allowed` matches messages a step expects
-// (the browser logs every 404 it fetched, and a private project is one).
-function watchConsole(page, label, allowed = () => false) {
+// Console errors and warnings, uncaught exceptions and failed requests of a page; `allowed` lists
+// the HTTP statuses a step expects (a private project is a 404 to a visitor, and the browser
+// logs every failed request as a console error too).
+function watchConsole(page, label, allowed = []) {
   const errors = [];
+  const expected = (status) => allowed.includes(status);
   page.on('console', (message) => {
-    if ((message.type() === 'error' || message.type() === 'warning') && !allowed(message.text())) {
-      errors.push(`${label}: console ${message.type()}: ${message.text()}`);
+    if (message.type() !== 'error' && message.type() !== 'warning') return;
+    const failed = /Failed to load resource: the server responded with a status of (\d+)/
+      .exec(message.text());
+    if (failed && expected(Number(failed[1]))) return;
+    errors.push(`${label}: console ${message.type()}: ${message.text()} ` +
+      `(${page.url()} ${message.location().url || ''})`);
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400 && !expected(response.status())) {
+      errors.push(`${label}: ${response.status()} for ${response.url()} on ${page.url()}`);
     }
   });
   page.on('pageerror', (error) => errors.push(`${label}: uncaught ${error.message}`));
@@ -130,6 +143,10 @@ function watchConsole(page, label, allowed = () => false) {
 }
 
 async function main() {
+  mkdirSync(join(dir, 'server'));
+  execFileSync(seed, ['--store', join(dir, 'server', 'labbook.db'), '--runs', String(many),
+    '--metrics', '1', '--steps', '2', '--entity', 'admin', '--project', 'many'],
+  { stdio: ['ignore', 'ignore', 'inherit'] });
   const { key, base } = await startServer();
   console.log('server at ' + base);
   train(base, key, 'lr-high', 0.01);
@@ -285,6 +302,60 @@ async function main() {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
   check(overflow <= 1, `at 390 px the run page needs no sideways scroll (${overflow} px over)`);
   await shot(page, 'run-phone');
+  // Live: a running run's chart and row grow while the page stays open.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  const live = (await api(base, key, 'POST', '/api/v1/runs',
+    { entity: 'admin', project: 'live', name: 'live-run' })).run;
+  const logSteps = (from, to) => api(base, key, 'POST', `/api/v1/runs/${live.id}/history`, {
+    keys: ['loss'],
+    points: Array.from({ length: to - from }, (_, i) => [0, from + i, 1 / (from + i + 1), 1.7e9 + from + i]),
+  });
+  await logSteps(0, 10);
+  await page.goto(`${base}/runs/${live.id}`);
+  const liveChart = page.locator('[data-testid="chart"][data-key="loss"]');
+  await liveChart.waitFor({ timeout: 15_000 });
+  await page.waitForFunction(() => Number(document.querySelector(
+    '[data-testid="chart"][data-key="loss"]').getAttribute('data-points')) === 10, null,
+  { timeout: 10_000 }).catch(() => {});
+  check(Number(await liveChart.getAttribute('data-points')) === 10, 'the live run shows 10 points');
+  await logSteps(10, 25);
+  const grew = await page.waitForFunction(() => Number(document.querySelector(
+    '[data-testid="chart"][data-key="loss"]').getAttribute('data-points')) === 25, null,
+  { timeout: 10_000 }).then(() => true, () => false);
+  check(grew, 'its chart shows the new points within seconds, without a reload');
+  await page.goto(`${base}/projects/admin/live`);
+  await rows.first().waitFor({ timeout: 10_000 });
+  await api(base, key, 'PATCH', `/api/v1/runs/${live.id}`, { state: 'finished' });
+  const finished = await page.waitForFunction(() => {
+    const row = document.querySelector('[data-testid="run-row"]');
+    return row && /finished/.test(row.textContent || '');
+  }, null, { timeout: 10_000 }).then(() => true, () => false);
+  check(finished, 'its row turns finished within seconds, without a reload');
+
+  // Virtual scroll: thousands of runs (written by dashboard_seed before the server started), a
+  // few dozen rows in the page, the last one reachable.
+  const started = Date.now();
+  await page.goto(`${base}/projects/admin/many?sort=config.seed`);
+  await rows.first().waitFor({ timeout: 20_000 });
+  const tableMs = Date.now() - started;
+  const rendered = await rows.count();
+  check(rendered > 0 && rendered < 300,
+    `${many} runs render ${rendered} rows at a time (${tableMs} ms to the first rows)`);
+  await shot(page, 'runs-many');
+  const lastShown = await page.evaluate(async (last) => {
+    const row = document.querySelector('[data-testid="run-row"]');
+    let scroller = row && row.parentElement;
+    while (scroller && scroller !== document.body && scroller.scrollHeight <= scroller.clientHeight + 1) {
+      scroller = scroller.parentElement;
+    }
+    (scroller && scroller !== document.body ? scroller : document.scrollingElement)
+      .scrollTop = 1e9;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return [...document.querySelectorAll('[data-testid="run-row"]')]
+      .some((element) => (element.textContent || '').includes(last));
+  }, `run-${many - 1}`);
+  check(lastShown, 'scrolling to the end shows the last run');
+
   check(errors.length === 0, 'no console errors for the member' +
     (errors.length ? ':\n  ' + errors.join('\n  ') : ''));
 
@@ -292,8 +363,7 @@ async function main() {
   await api(base, key, 'PATCH', '/api/v1/projects/admin/digits', { visibility: 'public' });
   const visitor = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const guest = await visitor.newPage();
-  const refused = /Failed to load resource: the server responded with a status of (401|404)/;
-  const guestErrors = watchConsole(guest, 'visitor', (text) => refused.test(text));
+  const guestErrors = watchConsole(guest, 'visitor', [401, 404]);
   await guest.goto(`${base}/projects/admin/digits`);
   await guest.getByTestId('run-row').first().waitFor({ timeout: 10_000 });
   check(await guest.getByTestId('run-row').count() === 2, 'a visitor reads the public project');
