@@ -110,15 +110,16 @@ async function main() {
 
       let seen = 0;
       const counted = (response) => {
-        if (response.url().includes('/history') && response.url().includes(encodeURIComponent(metric))) ++seen;
+        if (response.url().includes('history') && response.url().includes(encodeURIComponent(metric))) ++seen;
       };
       page.on('response', counted);
       started = performance.now();
       await page.goto(compareUrl);
       await page.waitForFunction(([key, wanted]) => {
-        const element = document.querySelector(`[data-testid="chart"][data-key="${key}"]`);
-        return element && Number(element.getAttribute('data-points')) > 0 &&
-          Number(element.getAttribute('data-series') || wanted) >= wanted;
+        const figure = document.querySelector(`[data-testid="compare-chart"][data-key="${key}"]`);
+        const chart = figure && figure.querySelector('[data-testid="chart"]');
+        return chart && Number(chart.getAttribute('data-points')) > 0 &&
+          Number(figure.getAttribute('data-series')) >= wanted;
       }, [metric, overlay], { timeout: 60_000 });
       const drawn = performance.now() - started;
       page.off('response', counted);
@@ -129,15 +130,15 @@ async function main() {
       table.push(rows);
       chart.push(drawn);
       tablePeer.push(await timeFetches([`${base}/api/v1/runs?entity=bench&project=bench`]));
-      chartPeer.push(await timeFetches(ids.slice(0, overlay).map((id) =>
-        `${base}/api/v1/runs/${id}/history?key=${encodeURIComponent(metric)}&samples=1000`)));
+      chartPeer.push(await timeFetches([`${base}/api/v1/history?runs=${ids.slice(0, overlay).join(',')}` +
+        `&key=${encodeURIComponent(metric)}&samples=1000`]));
     }
     console.log(`machine: ${cpus()[0].model}, ${cpus().length} hardware threads, ${cpuFeatures()}`);
     console.log(`project: ${runs} runs x ${metrics} metrics x ${steps} steps; medians of ${repeats}`);
     console.log(`runs table, first rows drawn: ${ms(median(table))} ` +
       `(the runs request alone ${ms(median(tablePeer))}; target 1000 ms)`);
     console.log(`${overlay} runs overlaid on one chart: ${ms(median(chart))} ` +
-      `(the ${overlay} downsampled reads alone ${ms(median(chartPeer))}; target 1000 ms)`);
+      `(the one downsampled read of ${overlay} runs alone ${ms(median(chartPeer))}; target 1000 ms)`);
   } finally {
     clearTimeout(deadline);
     await browser.close();

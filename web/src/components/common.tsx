@@ -171,3 +171,22 @@ export function useWidth(ref: { current: HTMLElement | null }): number {
   }, [ref.current]);
   return width;
 }
+
+// Whether the element has come within `margin` pixels of the viewport (and stays true after):
+// charts below the fold ask the server for nothing until someone scrolls towards them, so the
+// ones in view are drawn first.
+export function useSeen(ref: { current: Element | null }, margin = 300): boolean {
+  const [seen, setSeen] = useState(typeof IntersectionObserver === 'undefined');
+  useEffect(() => {
+    if (seen || !ref.current) return;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting)) {
+        setSeen(true);
+        observer.disconnect();
+      }
+    }, { rootMargin: `${margin}px` });
+    observer.observe(ref.current);
+    return () => observer.disconnect();
+  }, [seen, ref.current]);
+  return seen;
+}

@@ -4,7 +4,7 @@
 import { useMemo, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
 import { Chart, uPlot } from '../components/Chart';
-import { ErrorView, Link, Loading, Section, useAsync, useInterval, useWidth } from '../components/common';
+import { ErrorView, Link, Loading, Section, useAsync, useInterval, useSeen, useWidth } from '../components/common';
 import { ChartControls, cursorSync, yAxis, type ChartSettings, type StepZoom } from '../components/MetricChart';
 import { configDiff } from '../lib/diff';
 import { alignForOverlay, countPoints } from '../lib/downsample';
@@ -32,9 +32,9 @@ export function ComparePage(props: { query: Params }) {
   const [tick, setTick] = useState(0);
   const [zoom, setZoom] = useState<StepZoom>(null);
   const q = useAsync<Loaded>(async (s) => {
-    const runs = await Promise.all(ids.map((id) => api.run(id, s)));
-    const keys = await Promise.all(runs.map((r) => api.keys(r.id, s)));
-    return { runs, keys };
+    // Each run and its keys at once: the charts wait for both.
+    const both = await Promise.all(ids.map((id) => Promise.all([api.run(id, s), api.keys(id, s)])));
+    return { runs: both.map(([run]) => run), keys: both.map(([, keys]) => keys) };
   }, [ids.join(',')]);
   const running = !!q.data?.runs.some((r) => r.state === 'running');
   useInterval(() => {
@@ -123,18 +123,19 @@ function OverlayChart(props: {
 }) {
   const { metric, runs, settings, zoom, setZoom } = props;
   const [width, setWidth] = useState<number | null>(null);
+  const figure = useRef<HTMLElement>(null);
+  const seen = useSeen(figure);
   const q = useAsync<Array<Series | null> | undefined>(
     (s) =>
-      width === null
+      width === null || !seen
         ? Promise.resolve(undefined)
-        : Promise.all(runs.map((r) =>
-            api.history(r.id, {
-              key: metric,
-              samples: width,
-              min_step: zoom ? Math.floor(zoom[0]) : undefined,
-              max_step: zoom ? Math.ceil(zoom[1]) : undefined,
-            }, s).catch(() => null))),
-    [metric, runs.map((r) => r.id).join(','), width, zoom?.[0], zoom?.[1], zoom ? 0 : props.tick],
+        : api.histories(runs.map((r) => r.id), {
+            key: metric,
+            samples: width,
+            min_step: zoom ? Math.floor(zoom[0]) : undefined,
+            max_step: zoom ? Math.ceil(zoom[1]) : undefined,
+          }, s).then((all) => all.map((series) => (series.steps.length ? series : null))),
+    [metric, runs.map((r) => r.id).join(','), width, seen, zoom?.[0], zoom?.[1], zoom ? 0 : props.tick],
   );
   const data = useMemo((): uPlot.AlignedData => {
     if (!q.data) return [[], ...runs.map(() => [])];
@@ -163,7 +164,8 @@ function OverlayChart(props: {
   }), [runs.map((r) => r.id).join(','), settings.x, settings.logY]);
 
   return (
-    <figure class="chart-card wide" data-testid="compare-chart" data-key={metric}>
+    <figure ref={figure} class="chart-card wide" data-testid="compare-chart" data-key={metric}
+      data-series={q.data ? q.data.filter((series) => series !== null).length : 0}>
       <figcaption>
         <span class="chart-title">{metric}</span>
         {zoom && <button type="button" class="link-button" onClick={() => setZoom(null)}>reset zoom</button>}
