@@ -232,7 +232,13 @@ async function main() {
   check([high.id, low.id].every((id) => (compareUrl.searchParams.get('runs') || '').includes(id)),
     'the compare URL names both runs');
   check(await page.getByTestId('chart').count() >= 1, 'the compare page overlays the metrics');
-  await page.waitForTimeout(500);
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="compare-chart"]')]
+    .slice(0, 4).every((figure) => Number(figure.getAttribute('data-series')) === 2), null,
+  { timeout: 10_000 }).catch(() => {});
+  check(await page.locator('[data-testid="compare-chart"]').first().getAttribute('data-series') === '2',
+    'the first compare chart draws both runs');
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: join(out, 'compare-top.png') });
   await shot(page, 'compare');
 
   // The run page: a chart per metric with the points the server holds.
@@ -261,6 +267,9 @@ async function main() {
   const cellLocator = page.locator(
     `[data-testid="confusion-cell"][data-true="${cell.t}"][data-pred="${cell.p}"]`);
   await cellLocator.waitFor({ timeout: 15_000 });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: join(out, 'run-top.png') });
   await shot(page, 'run');
   await cellLocator.click();
   const grid = page.getByTestId('cell-images');
@@ -276,6 +285,11 @@ async function main() {
     (images) => images.filter((image) => image.naturalWidth > 0).length);
   check(loaded === shown, `every image of the cell loaded (${loaded}/${shown})`);
   await shot(page, 'run-confusion-cell');
+  await page.evaluate(() => document.querySelector('[data-testid="confusion-cell"]')
+    .closest('section, .section, div').scrollIntoView({ block: 'start' }));
+  await page.evaluate(() => window.scrollBy(0, -70));
+  await page.waitForTimeout(200);
+  await page.screenshot({ path: join(out, 'run-evaluation.png') });
 
   // The predictions CSV with the ground truth.
   const [download] = await Promise.all([
