@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/status_macros.hpp"
+#include "report/format.hpp"
 
 namespace labbook::report {
 namespace {
@@ -51,36 +52,13 @@ Status CairoError(std::string_view what, cairo_status_t status) {
   return Internal("cairo failed to " + std::string(what) + ": " + cairo_status_to_string(status));
 }
 
-std::string XmlEscape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string InsertSvgTitle(std::string svg, std::string_view title) {
   if (title.empty()) return svg;
   size_t tag = svg.find("<svg");
   if (tag == std::string::npos) return svg;
   size_t end = svg.find('>', tag);
   if (end == std::string::npos) return svg;
-  svg.insert(end + 1, "\n<title>" + XmlEscape(title) + "</title>");
+  svg.insert(end + 1, "\n<title>" + EscapeMarkup(title) + "</title>");
   return svg;
 }
 

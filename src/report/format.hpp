@@ -1,7 +1,8 @@
-// Number formatting shared by terminal tables and reports. Internal to src/report.
+// Number and text formatting shared by terminal tables, plots and reports. Internal to src/report.
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace labbook::report {
 
@@ -9,5 +10,8 @@ namespace labbook::report {
 // "n/a", infinities are "inf" and "-inf", and a value that rounds to zero is never "-0.000".
 // Negative `decimals` count as 0.
 std::string FormatFixed(double value, int decimals);
+
+// `text` with &, <, > and " escaped, for the text and attribute values of HTML, SVG and XML.
+std::string EscapeMarkup(std::string_view text);
 
 }  // namespace labbook::report

@@ -25,6 +25,7 @@
 #include "labbook/metrics.hpp"
 #include "report/png.hpp"
 #include "server/auth/access.hpp"
+#include "server/run_access.hpp"
 
 namespace labbook::server {
 namespace {
@@ -422,31 +423,13 @@ struct Analysis {
 
   track::RunStore& store() const { return *context.store; }
 
-  // Store errors name the store's URI, a path on the server; clients know the server's address.
-  Status Scrub(Status status) const {
-    if (status.ok()) return status;
-    std::string message = status.message();
-    const std::string uri = context.store->uri();
-    for (size_t at = message.find(uri); !uri.empty() && at != std::string::npos;
-         at = message.find(uri, at + context.base_url.size())) {
-      message.replace(at, uri.size(), context.base_url);
-    }
-    return Status(status.code(), std::move(message));
-  }
+  Status Scrub(Status status) const { return ScrubStoreUri(context, std::move(status)); }
   template <typename T>
   Result<T> Scrub(Result<T> result) const {
-    if (result.ok()) return result;
-    return Scrub(result.status());
+    return ScrubStoreUri(context, std::move(result));
   }
-
-  // The run, when the caller may read its project; one they may not read does not exist.
   Result<track::RunInfo> ReadableRun(const Request& request, const std::string& id) const {
-    Result<track::RunInfo> run = store().GetRun(id);
-    if (!run.ok()) return Scrub(run.status());
-    if (!CanRead(*context.auth, request.principal(), run->entity, run->project).ok()) {
-      return NotFound("run '" + id + "' not found in " + context.base_url);
-    }
-    return run;
+    return server::ReadableRun(context, request, id);
   }
 
   Result<PredictionTable> ReadPredictions(const track::ArtifactVersion& artifact,

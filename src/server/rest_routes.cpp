@@ -14,6 +14,7 @@
 #include "core/status_macros.hpp"
 #include "server/auth/access.hpp"
 #include "server/blob_uploads.hpp"
+#include "server/run_access.hpp"
 #include "track/filter.hpp"
 #include "track/http/wire.hpp"
 
@@ -34,32 +35,13 @@ struct Api {
   track::RunStore& store() const { return *context.store; }
   AuthStore& auth() const { return *context.auth; }
 
-  // Store errors name the store's URI (a path on the server); clients know the server by its
-  // address, so that is what they read.
-  Status Scrub(Status status) const {
-    if (status.ok()) return status;
-    std::string message = status.message();
-    const std::string uri = context.store->uri();
-    for (size_t at = message.find(uri); !uri.empty() && at != std::string::npos;
-         at = message.find(uri, at + context.base_url.size())) {
-      message.replace(at, uri.size(), context.base_url);
-    }
-    return Status(status.code(), std::move(message));
-  }
+  Status Scrub(Status status) const { return ScrubStoreUri(context, std::move(status)); }
   template <typename T>
   Result<T> Scrub(Result<T> result) const {
-    if (result.ok()) return result;
-    return Scrub(result.status());
+    return ScrubStoreUri(context, std::move(result));
   }
-
-  // The run, when the caller may read its project; a run they may not read does not exist.
   Result<track::RunInfo> ReadableRun(const Request& request, const std::string& id) const {
-    Result<track::RunInfo> run = Scrub(store().GetRun(id));
-    if (!run.ok()) return run.status();
-    if (!CanRead(auth(), request.principal(), run->entity, run->project).ok()) {
-      return NotFound("run '" + id + "' not found in " + context.base_url);
-    }
-    return run;
+    return server::ReadableRun(context, request, id);
   }
   Result<track::RunInfo> WritableRun(const Request& request, const std::string& id) const {
     LABBOOK_ASSIGN_OR_RETURN(track::RunInfo run, ReadableRun(request, id));

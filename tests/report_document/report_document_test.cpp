@@ -18,6 +18,7 @@
 #include "fixture.hpp"
 #include "report/document/blocks.hpp"
 #include "report/document/spec.hpp"
+#include "report/format.hpp"
 
 namespace labbook::report::document {
 namespace {
@@ -378,7 +379,7 @@ TEST(ReportDocumentPiecesTest, InlineSvgPrefixesIdsAndReferencesOnly) {
 }
 
 TEST(ReportDocumentPiecesTest, EscapesForHtmlAndMarkdown) {
-  EXPECT_EQ(EscapeHtml("a < b & \"c\" > d"), "a &lt; b &amp; &quot;c&quot; &gt; d");
+  EXPECT_EQ(EscapeMarkup("a < b & \"c\" > d"), "a &lt; b &amp; &quot;c&quot; &gt; d");
   EXPECT_EQ(EscapeMarkdown("my_run | *x*\nnext"), "my\\_run \\| \\*x\\* next");
 }
 

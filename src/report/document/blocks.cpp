@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "report/format.hpp"
 #include "report/text_table.hpp"
 
 namespace labbook::report::document {
@@ -26,30 +27,6 @@ Block Block::Plot(std::string name, RenderedPlot plot, std::string caption) {
   block.kind = Kind::kPlot;
   block.plot = {std::move(name), std::move(caption), std::move(plot)};
   return block;
-}
-
-std::string EscapeHtml(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 std::string EscapeMarkdown(std::string_view text) {
@@ -116,11 +93,11 @@ std::string PlotNumber(int number) {
 std::string BlocksToHtml(const std::vector<Block>& blocks, std::string_view directive,
                          int& plot_count) {
   std::string html =
-      "<section class=\"labbook-directive labbook-" + EscapeHtml(directive) + "\">\n";
+      "<section class=\"labbook-directive labbook-" + EscapeMarkup(directive) + "\">\n";
   for (const Block& block : blocks) {
     switch (block.kind) {
       case Block::Kind::kText:
-        html += "<p>" + EscapeHtml(block.text.text) + "</p>\n";
+        html += "<p>" + EscapeMarkup(block.text.text) + "</p>\n";
         break;
       case Block::Kind::kTable: {
         const TableBlock& table = block.table;
@@ -128,18 +105,18 @@ std::string BlocksToHtml(const std::vector<Block>& blocks, std::string_view dire
         for (size_t c = 0; c < table.header.size(); ++c) numeric.push_back(NumericColumn(table, c));
         html += "<table>\n";
         if (!table.caption.empty())
-          html += "<caption>" + EscapeHtml(table.caption) + "</caption>\n";
+          html += "<caption>" + EscapeMarkup(table.caption) + "</caption>\n";
         html += "<thead><tr>";
         for (size_t c = 0; c < table.header.size(); ++c) {
           html += numeric[c] ? "<th class=\"num\">" : "<th>";
-          html += EscapeHtml(table.header[c]) + "</th>";
+          html += EscapeMarkup(table.header[c]) + "</th>";
         }
         html += "</tr></thead>\n<tbody>\n";
         for (const auto& row : table.rows) {
           html += "<tr>";
           for (size_t c = 0; c < row.size(); ++c) {
             html += numeric[c] ? "<td class=\"num\">" : "<td>";
-            html += EscapeHtml(row[c]) + "</td>";
+            html += EscapeMarkup(row[c]) + "</td>";
           }
           html += "</tr>\n";
         }
@@ -154,7 +131,7 @@ std::string BlocksToHtml(const std::vector<Block>& blocks, std::string_view dire
         html += InlineSvg(block.plot.plot.svg, prefix);
         if (!html.empty() && html.back() != '\n') html += '\n';
         if (!block.plot.caption.empty()) {
-          html += "<figcaption>" + EscapeHtml(block.plot.caption) + "</figcaption>\n";
+          html += "<figcaption>" + EscapeMarkup(block.plot.caption) + "</figcaption>\n";
         }
         html += "</figure>\n";
         break;

@@ -41,9 +41,6 @@ struct Block {
   static Block Plot(std::string name, RenderedPlot plot, std::string caption = "");
 };
 
-// `text` with &, <, > and " escaped for HTML text and attribute values.
-std::string EscapeHtml(std::string_view text);
-
 // `text` with the characters Markdown would read as markup escaped by a backslash, and line
 // breaks as spaces, for a paragraph or a table cell.
 std::string EscapeMarkdown(std::string_view text);

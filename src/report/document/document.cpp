@@ -19,6 +19,7 @@
 #include "core/errno_status.hpp"
 #include "core/status_macros.hpp"
 #include "report/document/blocks.hpp"
+#include "report/format.hpp"
 #include "report/document/directives.hpp"
 #include "report/document/report_document.hpp"
 #include "report/document/spec.hpp"
@@ -209,7 +210,7 @@ Result<RenderedReport> RenderReport(std::string_view spec, std::string_view spec
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
       "<meta name=\"generator\" content=\"labbook report\">\n<title>" +
-      EscapeHtml(title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n<main>\n" +
+      EscapeMarkup(title) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n<main>\n" +
       body + "</main>\n</body>\n</html>\n";
   free(body);
   return report;
