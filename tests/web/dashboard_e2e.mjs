@@ -329,14 +329,15 @@ async function main() {
   const liveChart = page.locator('[data-testid="chart"][data-key="loss"]');
   await liveChart.waitFor({ timeout: 15_000 });
   await page.waitForFunction(() => Number(document.querySelector(
-    '[data-testid="chart"][data-key="loss"]').getAttribute('data-points')) === 10, null,
+    '[data-testid="chart"][data-key="loss"]')?.getAttribute('data-points')) === 10, null,
   { timeout: 10_000 }).catch(() => {});
   check(Number(await liveChart.getAttribute('data-points')) === 10, 'the live run shows 10 points');
   await logSteps(10, 25);
   const grew = await page.waitForFunction(() => Number(document.querySelector(
-    '[data-testid="chart"][data-key="loss"]').getAttribute('data-points')) === 25, null,
-  { timeout: 10_000 }).then(() => true, () => false);
-  check(grew, 'its chart shows the new points within seconds, without a reload');
+    '[data-testid="chart"][data-key="loss"]')?.getAttribute('data-points')) === 25, null,
+  { timeout: 20_000 }).then(() => true, () => false);
+  check(grew, 'its chart shows the new points within seconds, without a reload ' +
+    `(${await liveChart.getAttribute('data-points')} points)`);
   await page.goto(`${base}/projects/admin/live`);
   await rows.first().waitFor({ timeout: 10_000 });
   await api(base, key, 'PATCH', `/api/v1/runs/${live.id}`, { state: 'finished' });

@@ -43,11 +43,15 @@ export function RunPage(props: { id: string; query: Params }) {
   const run = runQ.data;
   const running = run?.state === 'running';
   const [tick, setTick] = useState(0);
+  // Reloaded in place while the run runs, so the charts stay mounted and keep their data.
+  const keysQ = useAsync<KeyInfo[]>((s) => api.keys(id, s), [id]);
+  // A refresh still in flight on a slow connection is let finish, not replaced by the next.
   useInterval(() => {
+    if (runQ.loading || keysQ.loading) return;
     runQ.reload();
+    keysQ.reload();
     setTick((t) => t + 1);
   }, kPollMs, running);
-  const keysQ = useAsync<KeyInfo[]>((s) => api.keys(id, s), [id, tick]);
   const keys = useMemo(() => splitKeys(keysQ.data ?? []), [keysQ.data]);
   const settings = settingsFromQuery(query);
   const setSettings = (s: ChartSettings) =>
