@@ -223,6 +223,27 @@ Result<SeriesRequest> ParseSeriesRequest(const Request& request) {
 
 constexpr size_t kMaxRunsPerHistoryRead = 200;
 
+// The `runs` query parameter of the routes that read several runs at once: ids (or unique
+// prefixes) separated by ',', at least one and at most kMaxRunsPerHistoryRead.
+Result<std::vector<std::string>> RunIdsQuery(const Request& request) {
+  const std::string list = request.Query("runs").value_or("");
+  std::vector<std::string> ids;
+  for (size_t start = 0; start <= list.size();) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    if (comma > start) ids.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  if (ids.empty()) {
+    return InvalidArgument("query parameter 'runs': missing; expected run ids separated by ','");
+  }
+  if (ids.size() > kMaxRunsPerHistoryRead) {
+    return InvalidArgument("query parameter 'runs': " + std::to_string(ids.size()) +
+                           " runs; at most " + std::to_string(kMaxRunsPerHistoryRead) +
+                           " in one request");
+  }
+  return ids;
+}
+
 void AddAccountRoutes(Router& router, std::shared_ptr<Api> api, const std::string& version) {
   router.Add("GET", "/api/v1/health", [version](Request&, httplib::Response& response) {
     WriteJson(response, {{"status", "ok"}, {"version", version}});
@@ -564,21 +585,7 @@ void AddRunRoutes(Router& router, std::shared_ptr<Api> api) {
   // One key of many runs in one request, as a chart overlaying them asks: a browser opens only a
   // few connections to a server, so fifty requests would wait in line.
   router.Add("GET", "/api/v1/history", [api](Request& request, httplib::Response& response) {
-    const std::string list = request.Query("runs").value_or("");
-    std::vector<std::string> ids;
-    for (size_t start = 0; start <= list.size();) {
-      const size_t comma = std::min(list.find(',', start), list.size());
-      if (comma > start) ids.push_back(list.substr(start, comma - start));
-      start = comma + 1;
-    }
-    if (ids.empty()) {
-      return InvalidArgument("query parameter 'runs': missing; expected run ids separated by ','");
-    }
-    if (ids.size() > kMaxRunsPerHistoryRead) {
-      return InvalidArgument("query parameter 'runs': " + std::to_string(ids.size()) +
-                             " runs; at most " + std::to_string(kMaxRunsPerHistoryRead) +
-                             " in one request");
-    }
+    LABBOOK_ASSIGN_OR_RETURN(std::vector<std::string> ids, RunIdsQuery(request));
     LABBOOK_ASSIGN_OR_RETURN(SeriesRequest wanted, ParseSeriesRequest(request));
     json all = json::array();
     for (const std::string& id : ids) {
@@ -594,6 +601,22 @@ void AddRunRoutes(Router& router, std::shared_ptr<Api> api) {
       all.push_back({{"run", run.id}, {"series", wire::SeriesToJson(series)}});
     }
     WriteJson(response, {{"series", all}});
+    return Status::Ok();
+  });
+
+  // The runs a comparison shows and the keys each logged, in one request instead of two per run.
+  router.Add("GET", "/api/v1/compare", [api](Request& request, httplib::Response& response) {
+    LABBOOK_ASSIGN_OR_RETURN(std::vector<std::string> ids, RunIdsQuery(request));
+    json all = json::array();
+    for (const std::string& id : ids) {
+      LABBOOK_ASSIGN_OR_RETURN(track::RunInfo run, api->ReadableRun(request, id));
+      LABBOOK_ASSIGN_OR_RETURN(std::vector<track::KeyInfo> keys,
+                               api->Scrub(api->store().HistoryKeys(run.id)));
+      json list = json::array();
+      for (const auto& key : keys) list.push_back(wire::KeyInfoToJson(key));
+      all.push_back({{"run", wire::RunToJson(run)}, {"keys", list}});
+    }
+    WriteJson(response, {{"runs", all}});
     return Status::Ok();
   });
 

@@ -259,6 +259,28 @@ TEST_F(RestTest, HistoryOfManyRunsInOneRequest) {
   EXPECT_NE(reply.raw.find("at most 200"), std::string::npos) << reply.raw;
 }
 
+// GET /compare: the runs and the keys each logged, as the per-run routes answer them.
+TEST_F(RestTest, CompareReadsRunsAndTheirKeysInOneRequest) {
+  const std::string a = CreateRun("root", "p", admin_key_, {{"name", "a"}});
+  const std::string b = CreateRun("root", "p", admin_key_, {{"name", "b"}});
+  ASSERT_EQ(Post("/api/v1/runs/" + a + "/history",
+                 {{"keys", {"loss", "acc"}}, {"points", {{0, 1, 0.5, 1e9}, {1, 1, 0.7, 1e9}}}},
+                 admin_key_)
+                .status,
+            200);
+  Reply reply = Get("/api/v1/compare?runs=" + b + "," + a.substr(0, 6), admin_key_);
+  ASSERT_EQ(reply.status, 200) << reply.raw;
+  ASSERT_EQ(reply.body["runs"].size(), 2u);
+  EXPECT_EQ(reply.body["runs"][0]["run"], Get("/api/v1/runs/" + b, admin_key_).body["run"]);
+  EXPECT_EQ(reply.body["runs"][0]["keys"].size(), 0u);
+  EXPECT_EQ(reply.body["runs"][1]["run"]["id"], a);
+  EXPECT_EQ(reply.body["runs"][1]["keys"],
+            Get("/api/v1/runs/" + a + "/keys", admin_key_).body["keys"]);
+  EXPECT_EQ(Get("/api/v1/compare?runs=" + a).status, 404);
+  EXPECT_EQ(Get("/api/v1/compare?runs=" + a + ",zzzzzzzz", admin_key_).status, 404);
+  EXPECT_EQ(Get("/api/v1/compare", admin_key_).status, 400);
+}
+
 TEST_F(RestTest, HistoryJsonAndBinaryWithDownsampling) {
   const std::string id = CreateRun("root", "p", admin_key_);
   track::HistoryBatch batch;

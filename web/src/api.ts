@@ -112,6 +112,15 @@ export const api = {
     json<{ keys: KeyInfo[] }>(`${v1}/runs/${enc(id)}/keys`, s).then((r) => r.keys),
   history: (id: string, q: HistoryQuery, s?: AbortSignal) =>
     json<{ series: Series }>(buildUrl(`${v1}/runs/${enc(id)}/history`, { ...q }), s).then((r) => r.series),
+  // Runs and the keys each logged, one request per 200 runs (GET /compare), in the order of `ids`.
+  compare: async (ids: string[], s?: AbortSignal): Promise<Array<{ run: Run; keys: KeyInfo[] }>> => {
+    const chunks: string[][] = [];
+    for (let i = 0; i < ids.length; i += 200) chunks.push(ids.slice(i, i + 200));
+    const answers = await Promise.all(chunks.map((chunk) =>
+      json<{ runs: Array<{ run: Run; keys: KeyInfo[] }> }>(
+        buildUrl(`${v1}/compare`, { runs: chunk.join(',') }), s)));
+    return answers.flatMap((answer) => answer.runs);
+  },
   // One key of several runs in one request per 200 runs (GET /history), in the order of `ids`.
   histories: async (ids: string[], q: HistoryQuery, s?: AbortSignal): Promise<Series[]> => {
     const chunks: string[][] = [];

@@ -32,9 +32,8 @@ export function ComparePage(props: { query: Params }) {
   const [tick, setTick] = useState(0);
   const [zoom, setZoom] = useState<StepZoom>(null);
   const q = useAsync<Loaded>(async (s) => {
-    // Each run and its keys at once: the charts wait for both.
-    const both = await Promise.all(ids.map((id) => Promise.all([api.run(id, s), api.keys(id, s)])));
-    return { runs: both.map(([run]) => run), keys: both.map(([, keys]) => keys) };
+    const both = await api.compare(ids, s);
+    return { runs: both.map((entry) => entry.run), keys: both.map((entry) => entry.keys) };
   }, [ids.join(',')]);
   const running = !!q.data?.runs.some((r) => r.state === 'running');
   useInterval(() => {
