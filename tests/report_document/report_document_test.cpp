@@ -19,9 +19,19 @@
 #include "report/document/blocks.hpp"
 #include "report/document/spec.hpp"
 #include "report/format.hpp"
+#include "report/plot.hpp"
 
 namespace labbook::report::document {
 namespace {
+
+// Cairo and fontconfig keep their caches until told to let go; without this LeakSanitizer reports
+// them at exit.
+class ReleaseRenderingCachesAtExit : public ::testing::Environment {
+ public:
+  void TearDown() override { ReleaseRenderingCaches(); }
+};
+::testing::Environment* const kReleaseRenderingCaches =
+    ::testing::AddGlobalTestEnvironment(new ReleaseRenderingCachesAtExit);
 
 using ::testing::HasSubstr;
 using testing::MakeReportFixture;
