@@ -94,7 +94,7 @@ Status Serve(ServeOptions options) {
 // process; the runs are the local store's.
 Status ServeLocalStore(ServeOptions options, const std::string& store_option) {
   const std::string uri = store_option.empty() ? track::DefaultStoreUri() : store_option;
-  if (uri.rfind("http://", 0) == 0 || uri.rfind("https://", 0) == 0) {
+  if (track::IsServerUri(uri)) {
     return InvalidArgument("--store " + uri +
                            ": that is a labbook server, which serves the dashboard itself; "
                            "open " +

@@ -25,10 +25,6 @@ struct SyncOptions {
   std::string store;
 };
 
-bool IsServerUri(const std::string& uri) {
-  return uri.rfind("http://", 0) == 0 || uri.rfind("https://", 0) == 0;
-}
-
 struct Candidate {
   track::RunInfo run;
   std::optional<http::SyncLedger::Entry> entry;
@@ -37,7 +33,7 @@ struct Candidate {
 Status Sync(const SyncOptions& options) {
   const std::string offline_uri =
       options.offline_store.empty() ? track::DefaultOfflineStoreUri() : options.offline_store;
-  if (!options.store.empty() && !IsServerUri(options.store)) {
+  if (!options.store.empty() && !track::IsServerUri(options.store)) {
     return InvalidArgument("--store '" + options.store +
                            "': runs sync to a server, http://host:port or https://host:port");
   }
@@ -84,7 +80,7 @@ Status Sync(const SyncOptions& options) {
 
   const std::string default_server = [] {
     const std::string uri = track::DefaultStoreUri();
-    return IsServerUri(uri) ? uri : std::string();
+    return track::IsServerUri(uri) ? uri : std::string();
   }();
   std::map<std::string, std::unique_ptr<http::HttpRunStore>> servers;
   Status first_error;

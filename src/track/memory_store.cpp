@@ -1,7 +1,5 @@
 #include "track/memory_store.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -11,6 +9,8 @@
 #include <set>
 #include <sstream>
 #include <system_error>
+
+#include "track/sqlite/blob_store.hpp"
 
 namespace labbook::track {
 
@@ -74,19 +74,7 @@ std::string RunRef(const std::string& run_id) { return "run '" + run_id + "'"; }
 
 }  // namespace
 
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 15]);
-  }
-  return hex;
-}
+std::string Sha256Hex(std::string_view bytes) { return sqlite::Sha256Hex(bytes); }
 
 MemoryRunStore::MemoryRunStore(std::string uri) : uri_(std::move(uri)) {}
 

@@ -79,10 +79,6 @@ bool IsSqliteUri(const std::string& uri) {
   return scheme_end == std::string::npos || uri.compare(0, scheme_end, "sqlite") == 0;
 }
 
-bool IsServerUri(const std::string& uri) {
-  return uri.rfind("http://", 0) == 0 || uri.rfind("https://", 0) == 0;
-}
-
 // A server store for a run: the server, and the offline store when it cannot be reached.
 Result<std::shared_ptr<track::RunStore>> OpenServerStore(const std::string& uri) {
   auto remote = track::http::OpenHttpRunStore(uri);

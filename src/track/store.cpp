@@ -28,6 +28,10 @@ Result<std::unique_ptr<RunStore>> OpenStore(const std::string& uri) {
                          "plain file path, http://host:port or https://host:port");
 }
 
+bool IsServerUri(const std::string& uri) {
+  return uri.rfind("http://", 0) == 0 || uri.rfind("https://", 0) == 0;
+}
+
 std::string DefaultStoreUri() {
   const char* from_environment = std::getenv("LABBOOK_STORE");
   if (from_environment != nullptr && *from_environment != '\0') return from_environment;

@@ -250,6 +250,9 @@ class RunStore {
 // directory when missing.
 [[nodiscard]] Result<std::unique_ptr<RunStore>> OpenStore(const std::string& uri);
 
+// Whether `uri` names a labbook server (http:// or https://) rather than a local store.
+bool IsServerUri(const std::string& uri);
+
 // LABBOOK_STORE when set, else LABBOOK_BASE_URL (from the environment or ./.env), else
 // "sqlite://.labbook/labbook.db" (relative to the working directory).
 std::string DefaultStoreUri();

@@ -4,7 +4,6 @@
 // with the run routes' visibility. The dataset tests use mnist-digits (made by
 // scripts/install-deps) and are skipped, saying so, where it is not installed.
 #include <cairo.h>
-#include <openssl/evp.h>
 
 #include <cmath>
 #include <cstdlib>
@@ -16,6 +15,7 @@
 #include "labbook/metrics.hpp"
 #include "report/png.hpp"
 #include "server_test_util.hpp"
+#include "track/memory_store.hpp"
 
 namespace labbook::server {
 namespace {
@@ -25,18 +25,7 @@ using nlohmann::json;
 
 constexpr char kDigits[] = "mnist-digits";
 
-std::string Sha256Hex(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
-}
+using track::Sha256Hex;
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -3,7 +3,6 @@
 // accounts, and a graceful stop with a request in flight.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <openssl/evp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,24 +13,14 @@
 
 #include "server_test_util.hpp"
 #include "track/http/wire.hpp"
+#include "track/memory_store.hpp"
 
 namespace labbook::server {
 namespace {
 
 using nlohmann::json;
 
-std::string Sha256Hex(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(kHex[digest[i] >> 4]);
-    out.push_back(kHex[digest[i] & 15]);
-  }
-  return out;
-}
+using track::Sha256Hex;
 
 using RestTest = ServerTest;
 

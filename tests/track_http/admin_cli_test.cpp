@@ -24,10 +24,7 @@ using ::testing::Not;
 class AdminCliTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* name : {"LABBOOK_STORE", "LABBOOK_BASE_URL", "LABBOOK_API_KEY",
-                             "WANDB_API_KEY", "LABBOOK_OFFLINE_STORE"}) {
-      ::unsetenv(name);
-    }
+    test::ClearClientEnvironment();
     dir_ = labbook::testing::MakeTempDir("labbook-admin-cli");
     server_ = test::TestServer::Start(fs::path(dir_) / "server");
     ASSERT_NE(server_, nullptr);

@@ -58,10 +58,7 @@ std::string Comparable(const std::string& out, const std::string& store_uri) {
 class CliServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* name : {"LABBOOK_STORE", "LABBOOK_BASE_URL", "LABBOOK_API_KEY",
-                             "WANDB_API_KEY", "LABBOOK_OFFLINE_STORE"}) {
-      ::unsetenv(name);
-    }
+    test::ClearClientEnvironment();
     dir_ = labbook::testing::MakeTempDir("labbook-cli-server");
     server_ = test::TestServer::Start(fs::path(dir_) / "server");
     ASSERT_NE(server_, nullptr);

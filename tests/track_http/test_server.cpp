@@ -1,5 +1,7 @@
 #include "test_server.hpp"
 
+#include <stdlib.h>
+
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -8,6 +10,13 @@
 #include <thread>
 
 namespace labbook::track::http::test {
+
+void ClearClientEnvironment() {
+  for (const char* name : {"LABBOOK_STORE", "LABBOOK_BASE_URL", "LABBOOK_API_KEY", "WANDB_API_KEY",
+                           "LABBOOK_OFFLINE_STORE"}) {
+    ::unsetenv(name);
+  }
+}
 
 namespace fs = std::filesystem;
 

@@ -11,6 +11,11 @@
 
 namespace labbook::track::http::test {
 
+// Unsets the variables that point a client at a store, a server or a key (LABBOOK_STORE,
+// LABBOOK_BASE_URL, LABBOOK_API_KEY, WANDB_API_KEY, LABBOOK_OFFLINE_STORE), so a test sees only
+// what it sets itself.
+void ClearClientEnvironment();
+
 class TestServer {
  public:
   // Starts a server keeping its data in `data_dir` on a free port (or on `port`), with the server
