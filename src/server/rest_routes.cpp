@@ -11,6 +11,7 @@
 #include <set>
 #include <system_error>
 
+#include "core/clock.hpp"
 #include "core/status_macros.hpp"
 #include "server/auth/access.hpp"
 #include "server/blob_uploads.hpp"
@@ -251,6 +252,12 @@ void AddAccountRoutes(Router& router, std::shared_ptr<Api> api, const std::strin
   });
 
   router.Add("GET", "/api/v1/viewer", [api](Request& request, httplib::Response& response) {
+    // A caller without a key is a visitor, not an error: the dashboard asks before it knows
+    // whether this server (`labbook ui`) lets everyone in as its local user.
+    if (!request.principal().has_value()) {
+      WriteJson(response, {{"user", nullptr}, {"admin", false}, {"teams", json::array()}});
+      return Status::Ok();
+    }
     LABBOOK_ASSIGN_OR_RETURN(Principal principal, RequirePrincipal(request.principal()));
     LABBOOK_ASSIGN_OR_RETURN(std::vector<Membership> teams, api->auth().TeamsOf(principal.user));
     json list = json::array();
@@ -472,6 +479,7 @@ void AddRunRoutes(Router& router, std::shared_ptr<Api> api) {
     if (run.entity.empty()) return InvalidArgument("run.entity: missing; expected a user or team");
     if (run.project.empty()) return InvalidArgument("run.project: missing; expected a name");
     LABBOOK_RETURN_IF_ERROR(CanWrite(api->auth(), request.principal(), run.entity, run.project));
+    if (run.start_time == 0) run.start_time = UnixSeconds();  // a client that sent none starts now
     LABBOOK_ASSIGN_OR_RETURN(track::RunInfo created, api->Scrub(api->store().CreateRun(run)));
     WriteJson(response, {{"run", wire::RunToJson(created)}}, 201);
     return Status::Ok();

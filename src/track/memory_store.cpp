@@ -10,6 +10,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "core/clock.hpp"
 #include "track/sqlite/blob_store.hpp"
 
 namespace labbook::track {
@@ -363,8 +364,7 @@ Result<ArtifactVersion> MemoryRunStore::LogArtifact(const NewArtifact& artifact)
     version.digest = digest;
     version.metadata = artifact.metadata;
     version.producer_run = artifact.producer_run;
-    version.created_time =
-        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    version.created_time = UnixSeconds();
     for (auto& [file, bytes] : files) {
       version.files.push_back(file);
       blobs_.emplace(file.sha256, std::move(bytes));

@@ -15,6 +15,7 @@
 #include <random>
 #include <system_error>
 
+#include "core/clock.hpp"
 #include "core/status_macros.hpp"
 #include "track/git_info.hpp"
 #include "track/history_writer.hpp"
@@ -32,10 +33,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using track::RunState;
-
-double WallNow() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::string Environment(const char* name) {
   const char* value = std::getenv(name);
@@ -333,7 +330,7 @@ class Run::Impl final : public track::CrashSignalTarget {
     writer_->Stop();
     track::RunUpdate update;
     update.state = state;
-    update.end_time = WallNow();
+    update.end_time = UnixSeconds();
     update.heartbeat_time = update.end_time;
     update.exit_code = exit_code;
     update.summary_patch = writer_->FullSummary();
@@ -485,7 +482,7 @@ Result<Run> StartRun(InitOptions options, std::shared_ptr<RunStore> store,
   std::error_code error;
   const fs::path working_directory = fs::current_path(error);
   if (!error) info.git_commit = GitCommitOf(working_directory);
-  info.start_time = WallNow();
+  info.start_time = UnixSeconds();
   info.heartbeat_time = info.start_time;
   auto created = store->CreateRun(std::move(info));
   if (!created.ok()) {

@@ -156,6 +156,12 @@ TEST_F(RestTest, RunLifecycle) {
   ASSERT_EQ(reply.status, 200);
   EXPECT_EQ(reply.body["run"]["name"], "first");
   EXPECT_EQ(reply.body["run"]["config"]["lr"], 0.01);
+  // Sent without a start time, the run starts by the server's clock.
+  const double now = std::chrono::duration<double>(
+                         std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_NEAR(reply.body["run"]["start_time"].get<double>(), now, 60.0) << reply.raw;
+  const std::string dated = CreateRun("root", "mnist", admin_key_, {{"start_time", 1.5e9}});
+  EXPECT_EQ(Get("/api/v1/runs/" + dated, admin_key_).body["run"]["start_time"], 1.5e9);
 
   // A unique prefix finds it too.
   EXPECT_EQ(Get("/api/v1/runs/" + id.substr(0, 5), admin_key_).body["run"]["id"], id);
@@ -476,6 +482,11 @@ TEST_F(RestTest, KeysAreListedWithoutSecretsAndRevokedAtOnce) {
   EXPECT_EQ(Send("DELETE", "/api/v1/keys/" + laptop_id, "", alice).status, 204);
   EXPECT_EQ(Get("/api/v1/viewer", laptop).status, 401);
   EXPECT_EQ(Get("/api/v1/viewer", alice).status, 200);
+  // No key at all is a visitor: no user, nothing to refuse.
+  const Reply visitor = Get("/api/v1/viewer");
+  EXPECT_EQ(visitor.status, 200) << visitor.raw;
+  EXPECT_TRUE(visitor.body["user"].is_null()) << visitor.raw;
+  EXPECT_EQ(visitor.body["admin"], false);
   // Another user's key id looks absent.
   const std::string bob = CreateUser("bob");
   reply = Get("/api/v1/keys", alice);

@@ -26,6 +26,7 @@ mkdirSync(out, { recursive: true });
 
 const dir = mkdtempSync(join(tmpdir(), 'labbook-web-e2e-'));
 let server;
+let ui;
 let browser;
 const failures = [];
 const deadline = setTimeout(() => {
@@ -38,6 +39,7 @@ function cleanup() {
   if (browser) browser.close().catch(() => {});
   browser = null;
   if (server && server.exitCode === null) server.kill('SIGTERM');
+  if (ui && ui.exitCode === null) ui.kill('SIGTERM');
   rmSync(dir, { recursive: true, force: true });
 }
 
@@ -73,6 +75,24 @@ function startServer() {
     });
     server.on('exit', (code) => reject(new Error(`labbook serve exited with ${code}: ${stderr}`)));
     setTimeout(() => reject(new Error('labbook serve did not start in 20 s: ' + stderr)), 20_000);
+  });
+}
+
+// Starts `labbook ui --port 0` over `store` and reads the address it prints.
+function startUi(store) {
+  return new Promise((resolve, reject) => {
+    ui = spawn(labbook, ['ui', '--port', '0', '--quiet', '--store', 'sqlite://' + store],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    ui.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      const match = /(http:\/\/127\.0\.0\.1:\d+)\//.exec(stdout);
+      if (match) resolve(match[1]);
+    });
+    ui.stderr.on('data', (chunk) => { stderr += chunk; });
+    ui.on('exit', (code) => reject(new Error(`labbook ui exited with ${code}: ${stderr}`)));
+    setTimeout(() => reject(new Error('labbook ui did not start in 20 s: ' + stderr)), 20_000);
   });
 }
 
@@ -387,6 +407,7 @@ async function main() {
   await guest.getByTestId('not-found').waitFor({ timeout: 10_000 });
   check(await guest.getByTestId('run-row').count() === 0, 'a visitor sees no run of a private one');
   check(await guest.getByTestId('key-form').count() === 1, 'and is offered to sign in with a key');
+  check((await guest.locator('.who').innerText()).includes('visitor'), 'the header names a visitor');
   await shot(guest, 'visitor-private');
   // Signing in with the key shows the private run; the key stays out of the URL.
   await guest.getByTestId('key-form').locator('input').fill(key);
@@ -396,6 +417,19 @@ async function main() {
   check(!guest.url().includes(key), 'the key is not in the URL after signing in');
   check(guestErrors.length === 0, 'no console errors for the visitor' +
     (guestErrors.length ? ':\n  ' + guestErrors.join('\n  ') : ''));
+
+  // ---- `labbook ui` on the same store: no key, the local user reads every project.
+  const local = await startUi(join(dir, 'server', 'labbook.db'));
+  const mine = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+  const localErrors = watchConsole(mine, 'local', []);
+  await mine.goto(`${local}/projects/admin/secret`);
+  await mine.getByTestId('run-row').first().waitFor({ timeout: 10_000 }).catch(() => {});
+  check(await mine.getByTestId('run-row').count() === 1, 'labbook ui shows a private project without a key');
+  const who = (await mine.locator('.who').innerText()).trim();
+  check(who === 'local', `labbook ui names its local user and offers no sign-in (header: ${JSON.stringify(who)})`);
+  await shot(mine, 'ui-local');
+  check(localErrors.length === 0, 'no console errors on labbook ui' +
+    (localErrors.length ? ':\n  ' + localErrors.join('\n  ') : ''));
 }
 
 main()

@@ -28,7 +28,8 @@ function App() {
   const loc = useLocation();
   const keyVersion = useKeyVersion();
   const hasKey = getKey() !== null;
-  const viewer = useAsync<Viewer | null>((s) => (getKey() ? api.viewer(s) : Promise.resolve(null)), [keyVersion]);
+  // Asked with or without a key: `labbook ui` lets everyone in as its local user.
+  const viewer = useAsync<Viewer | null>((s) => api.viewer(s), [keyVersion]);
   const [signingIn, setSigningIn] = useState(false);
   const route = matchRoute(loc.pathname);
   const name = viewer.data?.user ?? null;
@@ -73,6 +74,8 @@ function App() {
               <span class="user" title={viewer.data?.admin ? 'server admin' : undefined}>{name ?? '…'}</span>
               <button type="button" class="link-button" onClick={() => setKey(null)}>Sign out</button>
             </>
+          ) : name ? (
+            <span class="user" title="this server lets everyone in without a key">{name}</span>
           ) : (
             <>
               <span class="user">visitor</span>

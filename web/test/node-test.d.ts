@@ -16,6 +16,7 @@ declare module 'node:assert/strict' {
     deepEqual<T>(actual: unknown, expected: T, message?: string): asserts actual is T;
     throws(fn: () => unknown, expected?: RegExp | ((e: unknown) => boolean), message?: string): void;
     match(value: string, re: RegExp, message?: string): void;
+    rejects(promise: Promise<unknown>, expected?: RegExp | ((e: unknown) => boolean), message?: string): Promise<void>;
   }
   const assert: Assert;
   export default assert;

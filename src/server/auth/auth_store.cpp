@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/clock.hpp"
 #include "core/status_macros.hpp"
 #include "server/auth/api_key.hpp"
 #include "server/auth/names.hpp"
@@ -107,10 +108,6 @@ CREATE TABLE projects (
 CREATE INDEX projects_by_visibility ON projects (visibility, entity, project);
 )sql",
 };
-
-double SystemSeconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 Status AlreadyExists(std::string message) {
   return {ErrorCode::kAlreadyExists, std::move(message)};
@@ -661,7 +658,7 @@ Result<std::unique_ptr<AuthStore>> OpenSqliteAuthStore(const fs::path& path,
   LABBOOK_RETURN_IF_ERROR(Configure(*db));
   LABBOOK_RETURN_IF_ERROR(Migrate(*db));
   return std::unique_ptr<AuthStore>(new SqliteAuthStore(
-      std::move(db), options.clock ? options.clock : std::function<double()>(&SystemSeconds)));
+      std::move(db), options.clock ? options.clock : std::function<double()>(&UnixSeconds)));
 }
 
 }  // namespace labbook::server

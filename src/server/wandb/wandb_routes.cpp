@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "core/errno_status.hpp"
 #include "core/status_macros.hpp"
 #include "server/auth/access.hpp"
@@ -59,10 +60,6 @@ Status UnknownField(const std::string& type, const GqlField& field) {
                 "Cannot query field \"" + field.name + "\" on type \"" +
                     (type == "mutation" ? "Mutation" : "Query") +
                     "\"; labbook answers the W&B operations listed in docs/wandb.md");
-}
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 std::string Base64(std::string_view in) {
@@ -362,7 +359,7 @@ Result<json> WandbIngest::UploadUrls(const WandbRunState& state,
                                      const std::vector<std::string>& files,
                                      const std::string& base_url) {
   if (!signer_) return signer_error_.WithContext("upload URLs need the upload-token secret");
-  const int64_t expires = static_cast<int64_t>(Now()) + kUploadTokenLifetimeS;
+  const int64_t expires = static_cast<int64_t>(UnixSeconds()) + kUploadTokenLifetimeS;
   json out = json::array();
   for (size_t i = 0; i < files.size(); ++i) {
     if (!IsSafeRelativePath(files[i])) {
@@ -495,7 +492,7 @@ Result<json> WandbIngest::UpsertBucket(const json& input, const Caller& who) {
   if (found) {
     state = std::move(*found);
     track::RunUpdate update;
-    update.heartbeat_time = Now();
+    update.heartbeat_time = UnixSeconds();
     if (tags) update.tags = *tags;
     if (!notes.empty()) update.notes = notes;
     if (summary) {
@@ -520,7 +517,7 @@ Result<json> WandbIngest::UpsertBucket(const json& input, const Caller& who) {
     if (summary) run.summary = wandb::SummaryPatch(json::object(), *summary);
     run.host = host;
     run.git_commit = commit;
-    run.start_time = Now();
+    run.start_time = UnixSeconds();
     run.heartbeat_time = run.start_time;
     Result<track::RunInfo> created = context_.store->CreateRun(run);
     if (!created.ok() && created.status().code() == ErrorCode::kAlreadyExists && !run.id.empty()) {
@@ -807,7 +804,7 @@ Status WandbIngest::FileStream(Request& request, httplib::Response& response) {
   WandbRunState& state = *found;
   LABBOOK_ASSIGN_OR_RETURN(track::RunInfo run, context_.store->GetRun(state.run_id));
 
-  const double now = Now();
+  const double now = UnixSeconds();
   if (stream.history) {
     LABBOOK_RETURN_IF_ERROR(ApplyLines(state, *stream.history, wandb::LineKind::kHistory, now,
                                        state.history_lines, state.history_tail)
@@ -873,7 +870,7 @@ Status WandbIngest::Upload(Request& request, httplib::Response& response) {
   const std::optional<std::string> token = request.Query("token");
   if (!token) return Status(ErrorCode::kUnauthenticated, where + ": needs its ?token=");
   LABBOOK_RETURN_IF_ERROR(
-      signer_->Verify(run_id + "/" + path, *token, static_cast<int64_t>(Now())).WithContext(where));
+      signer_->Verify(run_id + "/" + path, *token, static_cast<int64_t>(UnixSeconds())).WithContext(where));
   if (!IsSafeRelativePath(path)) {
     return InvalidArgument(where + ": the path must be relative, without '.' or '..' parts");
   }

@@ -3,7 +3,6 @@
 #include <httplib.h>
 #include <openssl/evp.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <atomic>
 #include <cerrno>
@@ -71,25 +70,6 @@ std::string Query(std::initializer_list<std::pair<const char*, std::string>> pai
 
 std::string RunPath(const std::string& run_id) {
   return "/api/v1/runs/" + wire::EncodeUrlComponent(run_id);
-}
-
-Result<std::string> Gzip(std::string_view data) {
-  z_stream stream{};
-  // 15 + 16: the largest window, with a gzip header and trailer.
-  if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) !=
-      Z_OK) {
-    return Internal("zlib: deflateInit2 failed");
-  }
-  std::string out(deflateBound(&stream, static_cast<uLong>(data.size())), '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  const int result = deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  if (result != Z_STREAM_END) return Internal("zlib: deflate did not finish");
-  return out;
 }
 
 bool Retryable(int status) { return status >= 500 && status != 501 && status != 505; }
@@ -226,7 +206,7 @@ Result<HttpRunStore::Reply> HttpRunStore::Send(Request& request, const RetryPoli
   }
   std::string body = std::move(request.body);
   if (!body.empty() && body.size() >= options_.compress_from_bytes) {
-    LABBOOK_ASSIGN_OR_RETURN(body, Gzip(body));
+    LABBOOK_ASSIGN_OR_RETURN(body, wire::Gzip(body, wire::kGzipDefaultLevel));
     headers.emplace("Content-Encoding", "gzip");
   }
   const std::string path = base_url_.path + request.path;

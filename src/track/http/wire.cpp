@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include <zlib.h>
+
 #include "core/status_macros.hpp"
 
 namespace labbook::track::wire {
@@ -573,6 +575,24 @@ Result<json> ParseJson(std::string_view text, const std::string& where) {
     return InvalidArgument(where + ": malformed JSON at byte " + std::to_string(e.byte) + ": " +
                            detail);
   }
+}
+
+Result<std::string> Gzip(std::string_view data, int level) {
+  z_stream stream{};
+  // 15 + 16: the largest window, with a gzip header and trailer.
+  if (deflateInit2(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return Internal("zlib: deflateInit2 failed");
+  }
+  std::string out(deflateBound(&stream, static_cast<uLong>(data.size())), '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = static_cast<uInt>(data.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  const int result = deflate(&stream, Z_FINISH);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  if (result != Z_STREAM_END) return Internal("zlib: deflate did not finish");
+  return out;
 }
 
 }  // namespace labbook::track::wire

@@ -7,6 +7,7 @@
 #include <system_error>
 #include <unordered_map>
 
+#include "core/clock.hpp"
 #include "core/status_macros.hpp"
 #include "track/sqlite/artifact_tables.hpp"
 #include "track/sqlite/blob_store.hpp"
@@ -29,10 +30,6 @@ constexpr int kIdAttempts = 16;
 constexpr int kWalAutocheckpointPages = 10'000;
 // How many candidates an ambiguous id prefix lists.
 constexpr int kPrefixCandidates = 10;
-
-double Now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::string RunRef(const std::string& run_id) { return "run '" + run_id + "'"; }
 
@@ -337,7 +334,7 @@ Result<ArtifactVersion> SqliteRunStore::LogArtifact(const NewArtifact& artifact)
   version.metadata = artifact.metadata.is_null() ? nlohmann::json::object() : artifact.metadata;
   version.producer_run = artifact.producer_run;
   version.aliases = artifact.aliases;
-  version.created_time = Now();
+  version.created_time = UnixSeconds();
   return Write(action, [&]() -> Result<ArtifactVersion> {
     if (!artifact.producer_run.empty()) LABBOOK_RETURN_IF_ERROR(RequireRun(artifact.producer_run));
     LABBOOK_ASSIGN_OR_RETURN(version.project_id,

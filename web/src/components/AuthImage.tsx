@@ -3,30 +3,17 @@
 // thumbnails neither refetches nor floods the server.
 import { useEffect, useState } from 'preact/hooks';
 import { fetchBlob } from '../api';
+import { createLimiter } from '../lib/limiter';
 
 const kMaxCached = 3000;
-const kMaxInFlight = 6;
 const cache = new Map<string, Promise<string>>();
-let inFlight = 0;
-const waiting: Array<() => void> = [];
-
-function slot(): Promise<void> {
-  if (inFlight < kMaxInFlight) {
-    inFlight++;
-    return Promise.resolve();
-  }
-  return new Promise((resolve) => waiting.push(() => { inFlight++; resolve(); }));
-}
-
-function release(): void {
-  inFlight--;
-  waiting.shift()?.();
-}
+// Six images at once, as a browser fetches from one host over HTTP/1.1.
+const images = createLimiter(6);
 
 function load(src: string): Promise<string> {
   let p = cache.get(src);
   if (p) return p;
-  p = slot().then(() => fetchBlob(src).finally(release)).then((b) => URL.createObjectURL(b));
+  p = images.run(() => fetchBlob(src)).then((b) => URL.createObjectURL(b));
   p.catch(() => cache.delete(src));
   cache.set(src, p);
   if (cache.size > kMaxCached) {

@@ -32,7 +32,7 @@ export interface Project {
 }
 
 export interface Viewer {
-  user: string;
+  user: string | null;  // null: a visitor without a key
   admin: boolean;
   teams: Array<{ team: string; role: string }>;
 }

@@ -80,7 +80,7 @@ export function ComparePage(props: { query: Params }) {
           <p class="empty">These runs share no history keys.</p>
         ) : (
           <div class="chart-grid">
-            {common.map((k) => <OverlayChart key={k} metric={k} runs={runs} settings={settings} tick={tick} zoom={zoom} setZoom={setZoom} />)}
+            {common.map((k, i) => <OverlayChart key={k} place={i} metric={k} runs={runs} settings={settings} tick={tick} zoom={zoom} setZoom={setZoom} />)}
           </div>
         )}
       </Section>
@@ -117,13 +117,17 @@ function commonKeys(keys: KeyInfo[][]): string[] {
   return chosen.sort((a, b) => sys(a) - sys(b) || (a < b ? -1 : 1));
 }
 
+const kLegendRuns = 12;
+
 function OverlayChart(props: {
-  metric: string; runs: Run[]; settings: ChartSettings; tick: number; zoom: StepZoom; setZoom: (z: StepZoom) => void;
+  place: number; metric: string; runs: Run[]; settings: ChartSettings; tick: number; zoom: StepZoom; setZoom: (z: StepZoom) => void;
 }) {
   const { metric, runs, settings, zoom, setZoom } = props;
-  const [width, setWidth] = useState<number | null>(null);
   const figure = useRef<HTMLElement>(null);
   const seen = useSeen(figure);
+  // The figure's width, known at once, rounded so that small resizes do not read again.
+  const boxWidth = useWidth(figure);
+  const width = boxWidth > 0 ? Math.max(200, Math.round(boxWidth / 100) * 100) : null;
   const q = useAsync<Array<Series | null> | undefined>(
     (s) =>
       width === null || !seen
@@ -133,9 +137,13 @@ function OverlayChart(props: {
             samples: width,
             min_step: zoom ? Math.floor(zoom[0]) : undefined,
             max_step: zoom ? Math.ceil(zoom[1]) : undefined,
-          }, s).then((all) => all.map((series) => (series.steps.length ? series : null))),
+          }, s, props.place).then((all) => all.map((series) => (series.steps.length ? series : null))),
     [metric, runs.map((r) => r.id).join(','), width, seen, zoom?.[0], zoom?.[1], zoom ? 0 : props.tick],
   );
+  // The chart is made when its first series arrive: making ten empty ones first held the page
+  // for a quarter of a second before any read began.
+  const drawn = useRef(false);
+  if (q.data) drawn.current = true;
   const data = useMemo((): uPlot.AlignedData => {
     if (!q.data) return [[], ...runs.map(() => [])];
     const cols = q.data.map((s) => {
@@ -160,6 +168,9 @@ function OverlayChart(props: {
     ],
     axes: [{}, yAxis(settings.logY)],
     cursor: { sync: cursorSync('compare') },
+    // Past a dozen runs a legend under every chart is longer than the chart and costs more to
+    // lay out than drawing it; the runs' colours are in the list above the charts.
+    legend: { show: runs.length <= kLegendRuns },
   }), [runs.map((r) => r.id).join(','), settings.x, settings.logY]);
 
   return (
@@ -169,7 +180,7 @@ function OverlayChart(props: {
         <span class="chart-title">{metric}</span>
         {zoom && <button type="button" class="link-button" onClick={() => setZoom(null)}>reset zoom</button>}
       </figcaption>
-      <Chart
+      {!drawn.current ? <div class="chart" style={{ height: '220px' }} /> : <Chart
         opts={opts}
         optsKey={`${settings.x}|${settings.logY}|${runs.length}`}
         data={data}
@@ -178,8 +189,7 @@ function OverlayChart(props: {
         label={`${metric} of ${runs.length} runs`}
         onZoom={(a, b) => settings.x === 'step' && setZoom([a, b])}
         onReset={() => setZoom(null)}
-        onWidth={(w) => setWidth(Math.max(200, Math.round(w / 100) * 100))}
-      />
+      />}
     </figure>
   );
 }
