@@ -23,6 +23,7 @@
 #include "train/train_config.hpp"
 #include "train/trainer.hpp"
 #include "train/training_run.hpp"
+#include "sweep_trial.hpp"
 #include "train_tracking.hpp"
 
 namespace labbook::cli {
@@ -43,6 +44,8 @@ struct TrainCliOptions {
   std::string notes;
   std::string store;
   std::string mode = "online";
+  // SWEEP/NUMBER/AGENT when an agent runs this as a trial of a sweep (sweep_trial.hpp).
+  std::string sweep_trial;
 };
 
 std::string Num(double value, int decimals = 4) {
@@ -138,7 +141,8 @@ Result<Run> StartTrackedRun(const TrainCliOptions& options, const train::Trainin
 }
 
 // Trains, evaluates, writes the model file and records it all in `tracked`.
-Status TrainAndRecord(const TrainCliOptions& options, train::TrainingRun& run, Run& tracked) {
+Status TrainAndRecord(const TrainCliOptions& options, train::TrainingRun& run, Run& tracked,
+                      SweepTrial* trial) {
   const std::string stem = FileStem(options.config);
   const std::string model_path =
       options.model_out.empty() ? "labbook-out/models/" + stem + ".lbm" : options.model_out;
@@ -149,6 +153,10 @@ Status TrainAndRecord(const TrainCliOptions& options, train::TrainingRun& run, R
   run.trainer->AddCallback(&progress);
   TrackingCallback tracking(tracked);
   run.trainer->AddCallback(&tracking);
+  if (trial != nullptr) {
+    trial->Watch(run.trainer.get());
+    run.trainer->AddCallback(trial);
+  }
   const double start = train::ProgressBar::SteadySeconds();
   LABBOOK_ASSIGN_OR_RETURN(train::FitResult fit,
                            run.trainer->Fit(run.train, run.validation, run.initial_epoch));
@@ -209,6 +217,14 @@ Status RunTrain(const TrainCliOptions& options) {
       train::TrainingRun run,
       train::PrepareTrainingRun(std::move(config), {options.resume, options.init_from}));
   LABBOOK_ASSIGN_OR_RETURN(Run tracked, StartTrackedRun(options, run));
+  std::unique_ptr<SweepTrial> trial;
+  if (!options.sweep_trial.empty()) {
+    if (tracked.mode() != RunMode::kOnline) {
+      return InvalidArgument("--sweep-trial: a sweep's trial is recorded online (--track online)");
+    }
+    LABBOOK_ASSIGN_OR_RETURN(trial, SweepTrial::Open(options.sweep_trial, tracked.store_uri()));
+    LABBOOK_RETURN_IF_ERROR(trial->Attach(tracked));
+  }
   PrintPlan(options.config, run);
   if (tracked.mode() != RunMode::kDisabled) {
     std::printf("run:       %s (%s/%s) in %s\n\n", tracked.id().c_str(), tracked.entity().c_str(),
@@ -216,8 +232,15 @@ Status RunTrain(const TrainCliOptions& options) {
   }
   std::fflush(stdout);
 
-  const Status trained = TrainAndRecord(options, run, tracked);
+  const Status trained = TrainAndRecord(options, run, tracked, trial.get());
   const Status finished = tracked.Finish(trained.ok() ? 0 : ExitCodeFor(trained.code()));
+  if (trial != nullptr) {
+    const Status completed = trial->Complete(trained, tracked);
+    if (!completed.ok()) {
+      std::fprintf(stderr, "labbook: warning: the sweep did not record the trial's end: %s\n",
+                   completed.ToString().c_str());
+    }
+  }
   if (!finished.ok()) {
     std::fprintf(stderr, "labbook: warning: run %s: %s\n", tracked.id().c_str(),
                  finished.ToString().c_str());
@@ -266,6 +289,8 @@ void AddTrainCommand(CLI::App& app, Action& action) {
                   "online: record in the store; offline: in the local offline store only; "
                   "disabled: record nothing")
       ->check(CLI::IsMember({"online", "offline", "disabled"}));
+  // Set by `labbook agent` (cmd_sweep.cpp), not by people: hidden from --help.
+  cmd->add_option("--sweep-trial", options->sweep_trial, "SWEEP/NUMBER/AGENT")->group("");
   cmd->callback([options, &action] { action = [options] { return RunTrain(*options); }; });
 }
 

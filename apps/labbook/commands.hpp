@@ -33,6 +33,9 @@ void AddServeCommand(CLI::App& app, Action& action);
 void AddUiCommand(CLI::App& app, Action& action);
 void AddLoginCommand(CLI::App& app, Action& action);
 void AddSyncCommand(CLI::App& app, Action& action);
+// Sweeps (cmd_sweep.cpp): `labbook sweep ...` and `labbook agent`.
+void AddSweepCommand(CLI::App& app, Action& action);
+void AddAgentCommand(CLI::App& app, Action& action);
 // The accounts of a team server (cmd_admin.cpp): users, keys, team, project.
 void AddUsersCommand(CLI::App& app, Action& action);
 void AddKeysCommand(CLI::App& app, Action& action);

@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   labbook::cli::AddUiCommand(app, action);
   labbook::cli::AddLoginCommand(app, action);
   labbook::cli::AddSyncCommand(app, action);
+  labbook::cli::AddSweepCommand(app, action);
+  labbook::cli::AddAgentCommand(app, action);
   labbook::cli::AddUsersCommand(app, action);
   labbook::cli::AddKeysCommand(app, action);
   labbook::cli::AddTeamCommand(app, action);

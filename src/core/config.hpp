@@ -145,6 +145,11 @@ class MapReader {
   [[nodiscard]] Result<std::vector<MapReader>> ListOfMaps(std::string_view key,
                                                           std::string_view what_each_holds);
 
+  // The value under `key` as it is written (any kind), marked as known; null when absent or
+  // null. For schemas whose values are free-form (a sweep's `values`). Records nothing in the
+  // resolved JSON.
+  const Node* Value(std::string_view key) { return Lookup(key); }
+
   // InvalidArgument for the first key that no getter asked for: "<origin>: <path>: unknown key
   // [for <context>] (did you mean '<k>'?); valid keys: a, b, c".
   [[nodiscard]] Status Finish(std::string_view context = {}) const;

@@ -15,7 +15,9 @@
 #include "server/context.hpp"
 #include "server/rest_routes.hpp"
 #include "server/router.hpp"
+#include "server/sweep_routes.hpp"
 #include "server/web/web_routes.hpp"
+#include "sweep/sweep_store.hpp"
 #ifdef LABBOOK_SERVER_WANDB
 #include "server/wandb/wandb_routes.hpp"
 #endif
@@ -30,6 +32,7 @@ namespace fs = std::filesystem;
 struct Server::Impl {
   ServerOptions options;
   std::unique_ptr<track::RunStore> store;
+  std::unique_ptr<sweep::SweepStore> sweeps;  // null unless the run store is SQLite
   std::unique_ptr<AuthStore> auth;
   std::unique_ptr<httplib::Server> http;
   Router router;
@@ -69,6 +72,11 @@ Result<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   Result<std::unique_ptr<track::RunStore>> store = track::OpenStore(options.store_uri);
   if (!store.ok()) return store.status().WithContext("--store");
   impl->store = std::move(*store);
+  if (!track::IsServerUri(options.store_uri)) {
+    Result<std::unique_ptr<sweep::SweepStore>> sweeps = sweep::OpenSweepStore(options.store_uri);
+    if (!sweeps.ok()) return sweeps.status().WithContext("--store");
+    impl->sweeps = std::move(*sweeps);
+  }
   Result<std::unique_ptr<AuthStore>> auth = OpenSqliteAuthStore(options.data_dir / "auth.db");
   if (!auth.ok()) return auth.status().WithContext("--data " + options.data_dir.string());
   impl->auth = std::move(*auth);
@@ -150,9 +158,11 @@ Result<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
                                : self.options.host;
   self.context = ServerContext{
       self.store.get(), self.auth.get(), self.options.data_dir,
-      std::string(self.tls ? "https://" : "http://") + host + ":" + std::to_string(self.port)};
+      std::string(self.tls ? "https://" : "http://") + host + ":" + std::to_string(self.port),
+      self.sweeps.get()};
   AddRestRoutes(self.router, self.context, LABBOOK_SERVER_VERSION);
   AddAnalysisRoutes(self.router, self.context);
+  AddSweepRoutes(self.router, self.context);
   AddWebRoutes(self.router, self.options.web_dir);
 #ifdef LABBOOK_SERVER_WANDB
   AddWandbRoutes(self.router, self.context);

@@ -213,7 +213,7 @@ TEST_F(SqliteStoreTest, AStoreFromANewerLabbookIsRefused) {
   EXPECT_EQ(CodeOf(store), ErrorCode::kFailedPrecondition);
   EXPECT_THAT(store.status().message(), HasSubstr(db_path_.string()));
   EXPECT_THAT(store.status().message(), HasSubstr("99"));
-  RawDatabase(db_path_).Exec("PRAGMA user_version = 1");
+  RawDatabase(db_path_).Exec("PRAGMA user_version = " + std::to_string(Migrations().size()));
   std::unique_ptr<RunStore> reopened = Open();
   ASSERT_NE(reopened, nullptr);
   EXPECT_OK(reopened->GetRun(run.id));

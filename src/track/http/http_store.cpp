@@ -590,6 +590,15 @@ Result<Viewer> HttpRunStore::GetViewer() {
   return viewer;
 }
 
+Result<json> HttpRunStore::CallJson(const std::string& method, const std::string& path,
+                                    const json* body) {
+  Request request(method, path);
+  if (body != nullptr) request.body = body->dump();
+  LABBOOK_ASSIGN_OR_RETURN(Reply reply, Call(request));
+  if (reply.body.empty()) return json();
+  return Parse(reply.body, request);
+}
+
 Status HttpRunStore::CheckHealth() {
   Request request("GET", "/api/v1/health");
   RetryPolicy once;

@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "track/http/credentials.hpp"
 #include "track/store.hpp"
 
@@ -94,6 +96,11 @@ class HttpRunStore final : public RunStore {
   [[nodiscard]] Result<Viewer> GetViewer();
   // GET /api/v1/health, tried once: ok when the server answers.
   [[nodiscard]] Status CheckHealth();
+  // A JSON request to any route (`path` from /api/v1 on, with its query; `body` null for none),
+  // with the key, retries and error mapping of the calls above: the parsed answer (null for an
+  // empty one). For the server's routes beyond the RunStore interface (sweeps).
+  [[nodiscard]] Result<nlohmann::json> CallJson(const std::string& method, const std::string& path,
+                                                const nlohmann::json* body);
 
   const BaseUrl& base_url() const { return base_url_; }
 
