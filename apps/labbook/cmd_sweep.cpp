@@ -2,6 +2,7 @@
 // (docs/sweeps.md). A sweep lives in the store beside the runs (or on the team server); an agent
 // claims a trial, runs `labbook train` on the sweep's base config with the trial's parameters as
 // --set overrides in a child process, renews the trial's lease while it runs, and claims the next.
+#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -47,7 +48,13 @@ std::string StoreUri(const std::string& store) {
 std::string DefaultEntity(const std::string& uri) {
   if (const char* env = std::getenv("LABBOOK_ENTITY"); env != nullptr && *env != '\0') return env;
   if (track::IsServerUri(uri)) return "";
-  if (const char* user = std::getenv("USER"); user != nullptr && *user != '\0') return user;
+  struct passwd entry;
+  struct passwd* found = nullptr;
+  char buffer[4096];
+  if (getpwuid_r(geteuid(), &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr &&
+      found->pw_name != nullptr && found->pw_name[0] != '\0') {
+    return found->pw_name;
+  }
   return "local";
 }
 
@@ -253,7 +260,11 @@ Status RunShow(const SweepRef& options) {
     }
   }
   const bool colour = report::StdoutWantsColour();
-  if (!trials.empty()) std::fputs(table.Render(colour).c_str(), stdout);
+  if (trials.empty()) {
+    std::printf("no trials yet: labbook agent %s\n", s.id.c_str());
+  } else {
+    std::fputs(table.Render(colour).c_str(), stdout);
+  }
   if (best) {
     std::printf("\nbest so far: trial %lld, %s = %s (run %s)\n",
                 static_cast<long long>(best->number), s.spec.metric.c_str(),
@@ -262,7 +273,12 @@ Status RunShow(const SweepRef& options) {
       std::printf("  --set %s=%s\n", path.c_str(), value.dump().c_str());
     }
   }
-  if (!importance.empty()) {
+  const auto measured = std::count_if(records.begin(), records.end(),
+                                      [](const sweep::TrialRecord& r) { return r.metric; });
+  if (!importance.empty() && measured < 3) {
+    std::printf("\nparameter importance: after 3 trials with a metric (%lld so far)\n",
+                static_cast<long long>(measured));
+  } else if (!importance.empty()) {
     report::TextTable imp({{"parameter", Align::kLeft},
                            {"importance", Align::kRight},
                            {"correlation", Align::kRight}});

@@ -336,6 +336,22 @@ TEST_F(SweepCliTest, MistakesInASweepFileNameTheLineAndField) {
   EXPECT_THAT(missing.err, HasSubstr("no sweep 'zzzzzzzz'"));
 }
 
+TEST_F(SweepCliTest, TheExampleSweepFitsTheExampleConfig) {
+  CliResult r = RunCli({"sweep", "create", LABBOOK_SOURCE_DIR "/examples/sweep.yaml", "--config",
+                        LABBOOK_SOURCE_DIR "/examples/keras-cnn.yaml", "--store", store_},
+                       Env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string id = r.out.substr(0, 8);
+  const json shown = Show(id);
+  EXPECT_EQ(shown["spec"]["method"], "bayes");
+  EXPECT_EQ(shown["project"], "keras-cnn");
+  EXPECT_EQ(shown["entity"], "tester");
+  EXPECT_EQ(shown["base_name"], "keras-cnn.yaml");
+  CliResult text = RunCli({"sweep", "show", id, "--store", store_}, Env());
+  EXPECT_THAT(text.out, HasSubstr("hyperband at epochs 1 3 9"));
+  EXPECT_THAT(text.out, HasSubstr("no trials yet: labbook agent " + id));
+}
+
 // Agents on two "hosts" share a sweep through the team server.
 TEST_F(SweepCliTest, AgentsThroughTheServerCoverTheGridOnce) {
   const std::string data = dir_ + "/server";

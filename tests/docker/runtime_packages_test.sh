@@ -14,7 +14,7 @@ fi
 binary=$1
 dockerfile=$2
 # The packages of the runtime stage that are not libraries the binary links.
-others=(fonts-dejavu-core ca-certificates dataset-fashion-mnist)
+others=(fonts-dejavu-core ca-certificates dataset-fashion-mnist tini)
 
 # The words after `apt-get install` in the last stage, up to the next `&&`, options left out.
 mapfile -t listed < <(
