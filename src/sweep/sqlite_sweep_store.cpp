@@ -7,6 +7,7 @@
 #include <random>
 
 #include "core/clock.hpp"
+#include "core/random_id.hpp"
 #include "core/status_macros.hpp"
 #include "sweep/sweep_store.hpp"
 #include "track/sqlite/connection.hpp"
@@ -26,15 +27,6 @@ constexpr const char* kTrialColumns =
     "claimed_time, ended_time, metric, reason";
 constexpr const char* kSweepColumns =
     "id, entity, project, spec, base_name, base_config, state, created_time";
-
-std::string RandomId() {
-  static constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-  thread_local std::mt19937_64 engine{std::random_device{}()};
-  std::uniform_int_distribution<int> pick(0, 35);
-  std::string id(8, '0');
-  for (char& c : id) c = kAlphabet[pick(engine)];
-  return id;
-}
 
 std::string SweepRef(const std::string& id) { return "sweep '" + id + "'"; }
 std::string TrialRef(const std::string& id, int64_t number) {

@@ -10,21 +10,13 @@
 #include <sstream>
 #include <system_error>
 
+#include "core/random_id.hpp"
 #include "core/clock.hpp"
 #include "track/sqlite/blob_store.hpp"
 
 namespace labbook::track {
 
 namespace {
-
-std::string NewRunId() {
-  static constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-  thread_local std::mt19937_64 engine{std::random_device{}()};
-  std::uniform_int_distribution<int> pick(0, 35);
-  std::string id(8, '0');
-  for (char& c : id) c = kAlphabet[pick(engine)];
-  return id;
-}
 
 bool IsRunId(const std::string& id) {
   return id.size() == 8 && std::all_of(id.begin(), id.end(), [](char c) {
@@ -114,7 +106,7 @@ Result<MemoryRunStore::StoredRun*> MemoryRunStore::FindRunLocked(const std::stri
 Result<RunInfo> MemoryRunStore::CreateRun(RunInfo run) {
   std::lock_guard lock(mutex_);
   if (run.id.empty()) {
-    do run.id = NewRunId();
+    do run.id = RandomId();
     while (runs_.contains(run.id));
   } else if (!IsRunId(run.id)) {
     return InvalidArgument("run id '" + run.id + "' must be 8 characters of [0-9a-z]");

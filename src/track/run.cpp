@@ -15,6 +15,7 @@
 #include <random>
 #include <system_error>
 
+#include "core/random_id.hpp"
 #include "core/clock.hpp"
 #include "core/status_macros.hpp"
 #include "track/git_info.hpp"
@@ -48,16 +49,6 @@ std::string LoginName() {
     return found->pw_name;
   }
   return "";
-}
-
-// A local id for a disabled run, in the stores' format.
-std::string LocalRunId() {
-  static constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-  std::mt19937_64 engine{std::random_device{}()};
-  std::uniform_int_distribution<int> pick(0, 35);
-  std::string id(8, '0');
-  for (char& c : id) c = kAlphabet[pick(engine)];
-  return id;
 }
 
 // "12,345"
@@ -451,7 +442,7 @@ Result<Run> StartRun(InitOptions options, std::shared_ptr<RunStore> store,
         std::to_string(options.system_metrics_interval_s));
   }
   if (options.mode == RunMode::kDisabled) {
-    const std::string id = options.id.empty() ? LocalRunId() : options.id;
+    const std::string id = options.id.empty() ? RandomId() : options.id;
     return Run(std::make_unique<Run::Impl>(id, options));
   }
   if (!store) {

@@ -77,4 +77,25 @@ CliResult RunCli(const std::vector<std::string>& args, const std::vector<std::st
   return result;
 }
 
+std::string TinyTrainConfig(const std::string& data_dir, int epochs) {
+  return "dataset: idx:" + data_dir +
+         "\n"
+         "validation_split: 0.2\n"
+         "layers:\n"
+         "  - {type: Conv2D, filters: 4, kernel_size: 3, activation: relu}\n"
+         "  - {type: MaxPooling2D, pool_size: 2}\n"
+         "  - {type: Flatten}\n"
+         "  - {type: Dense, units: 2, activation: softmax}\n"
+         "loss: sparse_categorical_crossentropy\n"
+         "optimizer:\n"
+         "  name: adam\n"
+         "  learning_rate: 0.01\n"
+         "batch_size: 32\n"
+         "epochs: " +
+         std::to_string(epochs) +
+         "\n"
+         "seed: 3\n"
+         "backend: reference\n";
+}
+
 }  // namespace labbook::testing

@@ -20,6 +20,10 @@ CliResult RunCli(const std::vector<std::string>& args, const std::vector<std::st
 std::string MakeTempDir(const std::string& prefix);
 
 std::string ReadFile(const std::string& path);
+
+// A training config small enough for tests: a 4-filter CNN on the IDX dataset in `data_dir`
+// (the stripes of ../train/synthetic_images.hpp), the reference backend, seed 3.
+std::string TinyTrainConfig(const std::string& data_dir, int epochs);
 void WriteFile(const std::string& path, const std::string& content);
 
 }  // namespace labbook::testing

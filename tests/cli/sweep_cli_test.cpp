@@ -92,22 +92,7 @@ class SweepCliTest : public ::testing::Test {
 
   void WriteBase(int epochs) {
     config_ = dir_ + "/tiny.yaml";
-    WriteFile(config_, "dataset: idx:" + data_ +
-                           "\n"
-                           "validation_split: 0.2\n"
-                           "layers:\n"
-                           "  - {type: Conv2D, filters: 4, kernel_size: 3, activation: relu}\n"
-                           "  - {type: MaxPooling2D, pool_size: 2}\n"
-                           "  - {type: Flatten}\n"
-                           "  - {type: Dense, units: 2, activation: softmax}\n"
-                           "loss: sparse_categorical_crossentropy\n"
-                           "optimizer:\n"
-                           "  name: adam\n"
-                           "  learning_rate: 0.01\n"
-                           "batch_size: 32\n"
-                           "epochs: " + std::to_string(epochs) + "\n"
-                           "seed: 3\n"
-                           "backend: reference\n");
+    WriteFile(config_, TinyTrainConfig(data_, epochs));
   }
 
   std::string Create(const std::string& sweep_yaml, const std::vector<std::string>& extra = {}) {
@@ -399,6 +384,8 @@ TEST_F(SweepCliTest, AgentsThroughTheServerCoverTheGridOnce) {
   std::set<int64_t> points;
   for (const json& t : s["trials"]) {
     EXPECT_EQ(t["state"], "finished") << t.dump();
+    EXPECT_TRUE(t["metric"].is_number()) << "read back from the run on the server: " << t.dump();
+    EXPECT_FALSE(t["run"].get<std::string>().empty()) << t.dump();
     points.insert(t["grid_index"].get<int64_t>());
   }
   EXPECT_EQ(points, (std::set<int64_t>{0, 1, 2, 3}));

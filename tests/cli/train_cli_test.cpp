@@ -35,22 +35,7 @@ class TrainCliTest : public ::testing::Test {
     fs::create_directories(data_);
     ASSERT_TRUE(WriteIdxDataset(MakeStripesDataset(), data_).ok());
     config_ = dir_ + "/tiny.yaml";
-    WriteFile(config_, "dataset: idx:" + data_ +
-                           "\n"
-                           "validation_split: 0.2\n"
-                           "layers:\n"
-                           "  - {type: Conv2D, filters: 4, kernel_size: 3, activation: relu}\n"
-                           "  - {type: MaxPooling2D, pool_size: 2}\n"
-                           "  - {type: Flatten}\n"
-                           "  - {type: Dense, units: 2, activation: softmax}\n"
-                           "loss: sparse_categorical_crossentropy\n"
-                           "optimizer:\n"
-                           "  name: adam\n"
-                           "  learning_rate: 0.01\n"
-                           "batch_size: 32\n"
-                           "epochs: 3\n"
-                           "seed: 3\n"
-                           "backend: reference\n");
+    WriteFile(config_, TinyTrainConfig(data_, 3));
   }
   void TearDown() override {
     unsetenv("LABBOOK_STORE");

@@ -14,6 +14,7 @@
 #include <system_error>
 #include <thread>
 
+#include "core/random_id.hpp"
 #include "core/errno_status.hpp"
 #include "core/status_macros.hpp"
 #include "track/http/wire.hpp"
@@ -73,15 +74,6 @@ std::string RunPath(const std::string& run_id) {
 }
 
 bool Retryable(int status) { return status >= 500 && status != 501 && status != 505; }
-
-std::string RandomRunId() {
-  static constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-  thread_local std::mt19937_64 engine{std::random_device{}()};
-  std::uniform_int_distribution<int> pick(0, 35);
-  std::string id(8, '0');
-  for (char& c : id) c = kAlphabet[pick(engine)];
-  return id;
-}
 
 std::string Hex(const unsigned char* bytes, size_t size) {
   static constexpr char kHex[] = "0123456789abcdef";
@@ -322,7 +314,7 @@ Result<RunInfo> HttpRunStore::CreateRun(RunInfo run) {
   // The id is chosen here, before the first try: a retry whose first try was stored meets its
   // own run instead of creating a second one.
   const bool chosen_here = run.id.empty();
-  if (chosen_here) run.id = RandomRunId();
+  if (chosen_here) run.id = RandomId();
   Request request("POST", "/api/v1/runs");
   request.body = wire::RunToJson(run).dump();
   Result<Reply> reply = Send(request, options_.retry);
