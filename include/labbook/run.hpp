@@ -25,6 +25,7 @@
 // heartbeat is older than 30 s).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <initializer_list>
@@ -101,6 +102,9 @@ class LABBOOK_EXPORT Run {
 
   // Enqueues one point per key at `step` (steps are the caller's: batches, epochs, ...).
   void Log(std::initializer_list<std::pair<std::string_view, double>> values, int64_t step);
+  // The same for keys known only at run time (a binding's dict). Keys logged together in the
+  // same order from call to call are looked up in constant time.
+  void Log(const std::pair<std::string_view, double>* values, size_t count, int64_t step);
   void Log(std::string_view key, double value, int64_t step);
 
   // The summary: the last value logged for each key, unless set here (a null value removes the

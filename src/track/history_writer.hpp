@@ -28,6 +28,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <span>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
@@ -65,7 +66,7 @@ class HistoryWriter {
   HistoryWriter& operator=(const HistoryWriter&) = delete;
 
   // Producer: queues one point per value, all at `step` and the same wall time.
-  void Append(std::initializer_list<std::pair<std::string_view, double>> values, int64_t step) {
+  void Append(std::span<const std::pair<std::string_view, double>> values, int64_t step) {
     const double now = CoarseWallTime();
     uint32_t position = 0;
     for (const auto& [key, value] : values) AppendOne(position++, key, value, step, now);

@@ -149,7 +149,7 @@ class Run::Impl final : public track::CrashSignalTarget {
   RunMode mode() const { return mode_; }
   std::string store_uri() const { return store_ ? store_->uri() : ""; }
 
-  void Log(std::initializer_list<std::pair<std::string_view, double>> values, int64_t step) {
+  void Log(std::span<const std::pair<std::string_view, double>> values, int64_t step) {
     if (ended_.load(std::memory_order_relaxed)) return;
     writer_->Append(values, step);
   }
@@ -365,7 +365,10 @@ RunMode Run::mode() const { return impl_->mode(); }
 std::string Run::store_uri() const { return impl_->store_uri(); }
 
 void Run::Log(std::initializer_list<std::pair<std::string_view, double>> values, int64_t step) {
-  impl_->Log(values, step);
+  impl_->Log(std::span(values.begin(), values.size()), step);
+}
+void Run::Log(const std::pair<std::string_view, double>* values, size_t count, int64_t step) {
+  impl_->Log(std::span(values, count), step);
 }
 void Run::Log(std::string_view key, double value, int64_t step) { impl_->Log(key, value, step); }
 

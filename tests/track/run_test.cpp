@@ -109,6 +109,27 @@ TEST(RunTest, EveryPointOfManyKeysAndStepsReachesTheStore) {
   EXPECT_EQ(info->summary["val/loss"], (kSteps - 10) * 0.5);
 }
 
+// Keys known only at run time (a binding's dict) go through the array overload: their strings
+// need only outlive the call.
+TEST(RunTest, KeysBuiltAtRunTimeReachTheStore) {
+  auto store = std::make_shared<MemoryRunStore>();
+  auto run = StartRun(QuietOptions(), store);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  for (int step = 0; step < 300; ++step) {
+    std::vector<std::string> names = {"metric/" + std::to_string(step % 3), "always"};
+    const std::vector<std::pair<std::string_view, double>> points = {
+        {names[0], step * 1.0}, {names[1], -step * 1.0}};
+    run->Log(points.data(), points.size(), step);
+  }
+  ASSERT_TRUE(run->Finish(0).ok());
+  EXPECT_EQ(run->stats().points_written, 600);
+  EXPECT_EQ(ReadAll(*store, run->id(), "always").steps.size(), 300u);
+  const Series one = ReadAll(*store, run->id(), "metric/1");
+  ASSERT_EQ(one.steps.size(), 100u);
+  EXPECT_EQ(one.steps.back(), 298);
+  EXPECT_EQ(one.values.back(), 298.0);
+}
+
 TEST(RunTest, PointsReachTheStoreWithinASecondWithoutFinish) {
   auto store = std::make_shared<MemoryRunStore>();
   auto run = StartRun(QuietOptions(), store);  // the default writer settings

@@ -407,7 +407,8 @@ async function main() {
   await guest.getByTestId('not-found').waitFor({ timeout: 10_000 });
   check(await guest.getByTestId('run-row').count() === 0, 'a visitor sees no run of a private one');
   check(await guest.getByTestId('key-form').count() === 1, 'and is offered to sign in with a key');
-  check((await guest.locator('.who').innerText()).includes('visitor'), 'the header names a visitor');
+  check(await guest.waitForFunction(() => (document.querySelector('.who')?.textContent || '').includes('visitor'),
+    null, { timeout: 10_000 }).then(() => true, () => false), 'the header names a visitor');
   await shot(guest, 'visitor-private');
   // Signing in with the key shows the private run; the key stays out of the URL.
   await guest.getByTestId('key-form').locator('input').fill(key);
@@ -425,6 +426,8 @@ async function main() {
   await mine.goto(`${local}/projects/admin/secret`);
   await mine.getByTestId('run-row').first().waitFor({ timeout: 10_000 }).catch(() => {});
   check(await mine.getByTestId('run-row').count() === 1, 'labbook ui shows a private project without a key');
+  await mine.waitForFunction(() => (document.querySelector('.who')?.textContent || '').trim() === 'local',
+    null, { timeout: 10_000 }).catch(() => {});
   const who = (await mine.locator('.who').innerText()).trim();
   check(who === 'local', `labbook ui names its local user and offers no sign-in (header: ${JSON.stringify(who)})`);
   await shot(mine, 'ui-local');

@@ -76,6 +76,8 @@ function App() {
             </>
           ) : name ? (
             <span class="user" title="this server lets everyone in without a key">{name}</span>
+          ) : viewer.loading && !viewer.data ? (
+            <span class="user" aria-busy="true">…</span>
           ) : (
             <>
               <span class="user">visitor</span>
