@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from labbook import _labbook
 from labbook._artifact import Artifact
@@ -168,7 +169,7 @@ class RunRecord:
             if series
             else np.empty(0, dtype=np.int64)
         ).astype(np.int64)
-        columns: dict[str, np.ndarray] = {"_step": steps}
+        columns: dict[str, npt.NDArray[Any]] = {"_step": steps}
         timestamp = np.full(len(steps), np.nan)
         for key, (key_steps, values, wall_times) in zip(keys, series):
             at = np.searchsorted(steps, key_steps)

@@ -51,7 +51,8 @@ class Config(Mapping[str, Any]):
 
     def as_dict(self) -> dict[str, Any]:
         """A plain copy, nested dicts included."""
-        return to_json(self._values, "config")
+        copy: dict[str, Any] = to_json(self._values, "config")
+        return copy
 
     def __repr__(self) -> str:
         return f"Config({self._values!r})"
@@ -164,7 +165,6 @@ class Run(_labbook.Run):
             handle_signals=handle_signals,
         )
         self._config = Config(_labbook.Run.config(self))
-        self._summary = Summary(self)
         _open_runs.add(self)
         _install_hooks()
 
@@ -176,7 +176,9 @@ class Run(_labbook.Run):
     @property
     def summary(self) -> Summary:  # type: ignore[override]
         """The summary: read it like a dict, set keys with summary["best"] = value."""
-        return self._summary
+        # A new view each time: a view kept here would make a cycle the collector cannot break,
+        # and a run dropped unfinished would then never be finished (by its C++ destructor).
+        return Summary(self)
 
     def log_artifact(  # type: ignore[override]
         self,
@@ -225,7 +227,7 @@ class Run(_labbook.Run):
             )
         return used
 
-    def finish(self, exit_code: int = 0) -> None:  # type: ignore[override]
+    def finish(self, exit_code: int = 0) -> None:
         """Flushes every point, writes the summary and ends the run: finished for exit code 0,
         failed otherwise. Raises the recording's error (what could not be written); later
         calls do nothing."""
@@ -243,16 +245,15 @@ class Run(_labbook.Run):
         kind: type[BaseException] | None,
         error: BaseException | None,
         traceback: TracebackType | None,
-    ) -> bool:
+    ) -> None:
         if error is None:
             self.finish(0)
-            return False
+            return
         try:
             self.finish(_exit_code_for(error))
         except _labbook.Error as finishing:
             # The block's own exception is the one to see; the recording's error goes with it.
             error.add_note(f"labbook: the run's end was not recorded: {finishing}")
-        return False
 
     def __repr__(self) -> str:
         state = "finished" if self.finished else "running"
@@ -369,7 +370,7 @@ def _require_current(call: str) -> Run:
     return _current
 
 
-def log(data: Mapping[str, Any], step: int | None = None, commit: bool = True) -> None:
+def log(data: dict[str, Any], step: int | None = None, commit: bool = True) -> None:
     """run.log on the current run (labbook.init's)."""
     run = _require_current("log")
     if commit:

@@ -4,6 +4,7 @@ labbook environment (no store, key or server from the machine it runs on)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ def _clean_environment(directory: Path) -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in _MACHINE_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     for name, value in _clean_environment(tmp_path).items():
@@ -88,7 +89,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> TrainedRuns:
 
 
 @pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Server:
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     """A team server, the store of this test through LABBOOK_BASE_URL and its admin's key."""
     started = Server(tmp_path)
     monkeypatch.setenv("LABBOOK_BASE_URL", started.base_url)

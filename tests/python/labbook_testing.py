@@ -10,6 +10,7 @@ import struct
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,7 +35,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True,
     return result
 
 
-def cli_json(*args: str, env: dict[str, str] | None = None) -> object:
+def cli_json(*args: str, env: dict[str, str] | None = None) -> Any:
     return json.loads(run_cli(*args, env=env).stdout)
 
 

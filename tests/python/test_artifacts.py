@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas
 import pytest
@@ -102,7 +103,7 @@ TABLE_CSV = (
     '2,"say ""hi""",2.5,false,\n'
     '3,"two\nlines",1e-07,true,\n'
 )
-TABLE_COLUMNS = {
+TABLE_COLUMNS: dict[str, list[Any]] = {
     "id": [1, 2, 3],
     "text": ["a, b", 'say "hi"', "two\nlines"],
     "score": [0.1, 2.5, 1e-7],

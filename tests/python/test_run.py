@@ -202,3 +202,13 @@ def test_log_accepts_many_keys_and_records_each(store: str) -> None:
     assert {key["key"]: (key["count"], key["last"]) for key in record["history"]} == {
         key: (1, value) for key, value in values.items()
     }
+
+
+def test_a_run_dropped_unfinished_is_finished_when_freed(store: str) -> None:
+    run = labbook.Run(project="sdk")
+    run.log({"x": 1.0})
+    run.summary["y"] = 2  # the summary view keeps no cycle that would keep the run alive
+    run_id = run.id
+    del run
+    record = shown(run_id)
+    assert (record["state"], record["exit_code"], record["summary"]) == ("finished", 0, {"x": 1.0, "y": 2})
