@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "parameters.hpp"
 #include "sweep/importance.hpp"
 #include "sweep/search.hpp"
 #include "sweep/spec.hpp"
@@ -15,22 +16,8 @@
 namespace labbook::sweep {
 namespace {
 
-Parameter Range(std::string path, Distribution distribution, double min, double max) {
-  Parameter p;
-  p.path = std::move(path);
-  p.distribution = distribution;
-  p.min = min;
-  p.max = max;
-  return p;
-}
-
-Parameter Choice(std::string path, std::vector<nlohmann::json> values) {
-  Parameter p;
-  p.path = std::move(path);
-  p.distribution = Distribution::kCategorical;
-  p.values = std::move(values);
-  return p;
-}
+using testing::Choice;
+using testing::Range;
 
 TrialRecord Finished(Params params, double metric) {
   TrialRecord trial;

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "parameters.hpp"
 #include "sweep/search.hpp"
 #include "sweep/spec.hpp"
 #include "sweep/tpe.hpp"
@@ -21,34 +22,9 @@
 namespace labbook::sweep {
 namespace {
 
-Parameter Range(std::string path, Distribution distribution, double min, double max, double q = 1) {
-  Parameter p;
-  p.path = std::move(path);
-  p.distribution = distribution;
-  p.min = min;
-  p.max = max;
-  p.q = q;
-  return p;
-}
-
-Parameter Normal(std::string path, Distribution distribution, double mu, double sigma,
-                 double q = 1) {
-  Parameter p;
-  p.path = std::move(path);
-  p.distribution = distribution;
-  p.mu = mu;
-  p.sigma = sigma;
-  p.q = q;
-  return p;
-}
-
-Parameter Choice(std::string path, std::vector<nlohmann::json> values) {
-  Parameter p;
-  p.path = std::move(path);
-  p.distribution = Distribution::kCategorical;
-  p.values = std::move(values);
-  return p;
-}
+using testing::Choice;
+using testing::Range;
+using testing::Normal;
 
 // The Branin-Hoo function; its global minimum 0.397887 is reached at three points.
 double Branin(double x1, double x2) {
