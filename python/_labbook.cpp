@@ -11,6 +11,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <memory>
@@ -20,10 +21,12 @@
 #include <utility>
 #include <vector>
 
+#include "core/status_macros.hpp"
 #include "labbook/run.hpp"
 #include "track/filter.hpp"
 #include "track/http/wire.hpp"
 #include "track/liveness.hpp"
+#include "track/lookup.hpp"
 #include "track/store.hpp"
 
 namespace py = pybind11;
@@ -236,21 +239,44 @@ class PyRun {
       return Init(std::move(options));
     }();
     run_ = std::make_unique<Run>(Take(std::move(started)));
+    // Kept past finish(): the run itself lets go of its store (and connection) then.
+    id_ = run_->id();
+    name_ = run_->name();
+    entity_ = run_->entity();
+    project_ = run_->project();
+    store_uri_ = run_->store_uri();
+    mode_ = run_->mode();
   }
 
   Run& run() {
     if (!run_) Raise(FailedPrecondition("the run is finished"));
     return *run_;
   }
-  const Run& info() const { return *run_; }
+  const std::string& id() const { return id_; }
+  const std::string& name() const { return name_; }
+  const std::string& entity() const { return entity_; }
+  const std::string& project() const { return project_; }
+  const std::string& store_uri() const { return store_uri_; }
+  RunMode mode() const { return mode_; }
 
-  void Log(const py::dict& values, const py::object& step_object) {
+  // commit false logs at `step` (None: the counter's value) and leaves the counter as it is, so
+  // that several calls can add keys to one step, as W&B's commit=False does.
+  void Log(const py::dict& values, const py::object& step_object, bool commit) {
     int64_t step = next_step_;
     if (!step_object.is_none()) {
-      if (!PyLong_Check(step_object.ptr())) {
-        Raise(InvalidArgument("step: expected an int or None"));
+      // Python ints and numpy integers; True is an int to Python but not a step.
+      if (PyBool_Check(step_object.ptr()) || !PyIndex_Check(step_object.ptr())) {
+        Raise(InvalidArgument("step: expected an int or None, got " +
+                              py::str(py::type::of(step_object)).cast<std::string>()));
       }
-      step = step_object.cast<int64_t>();
+      int overflow = 0;
+      py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(step_object.ptr()));
+      if (!index) throw py::error_already_set();
+      step = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+      if (overflow != 0 || step < 0) {
+        Raise(InvalidArgument("step: expected 0 or more (at most 2^63 - 1), got " +
+                              py::str(step_object).cast<std::string>()));
+      }
     }
     // At most a few keys a call in practice: a fixed buffer, no allocation.
     constexpr size_t kInline = 16;
@@ -292,7 +318,7 @@ class PyRun {
       const auto* points = many.empty() ? inline_points.data() : many.data();
       target.Log(points, count, step);
     }
-    next_step_ = step + 1;
+    if (commit) next_step_ = std::max(next_step_, step + 1);
   }
 
   void Finish(int exit_code) {
@@ -325,6 +351,8 @@ class PyRun {
 
  private:
   std::unique_ptr<Run> run_;
+  std::string id_, name_, entity_, project_, store_uri_;
+  RunMode mode_ = RunMode::kOnline;
   json config_;
   int64_t next_step_ = 0;
   RecordingStats stats_;
@@ -339,12 +367,12 @@ class PyStore {
     uri_ = uri.empty() ? track::DefaultStoreUri() : uri;
     Result<std::unique_ptr<track::RunStore>> opened = [&] {
       py::gil_scoped_release release;
-      return track::OpenStore(uri_);
+      return track::OpenExistingStore(uri_);
     }();
     store_ = Take(std::move(opened));
   }
 
-  const std::string& uri() const { return uri_; }
+  std::string uri() const { return store_->uri(); }
 
   py::list Runs(const std::string& entity, const std::string& project, const std::string& filter,
                 const std::string& sort, int64_t limit) {
@@ -384,15 +412,18 @@ class PyStore {
   }
 
   py::object GetRun(const std::string& id) {
-    Result<track::RunInfo> run = [&] {
-      py::gil_scoped_release release;
-      return store_->GetRun(id);
-    }();
-    std::vector<track::RunInfo> one = {Take(std::move(run))};
+    std::vector<track::RunInfo> one;
+    Status found;
     {
       py::gil_scoped_release release;
-      Reconcile(one);
+      Result<track::RunInfo> run = track::FindRun(*store_, id);
+      found = run.status();
+      if (run.ok()) {
+        one.push_back(std::move(*run));
+        Reconcile(one);
+      }
     }
+    Check(found);
     return FromJson(track::wire::RunToJson(one.front()));
   }
 
@@ -413,9 +444,19 @@ class PyStore {
     query.max_points = static_cast<size_t>(samples);
     if (min_step) query.min_step = *min_step;
     if (max_step) query.max_step = *max_step;
-    Result<track::Series> series = [&] {
+    Result<track::Series> series = [&]() -> Result<track::Series> {
       py::gil_scoped_release release;
-      return store_->ReadHistory(run_id, key, query);
+      Result<track::Series> read = store_->ReadHistory(run_id, key, query);
+      if (read.ok() ? !read->steps.empty() : read.status().code() != ErrorCode::kNotFound) {
+        return read;
+      }
+      // Nothing there: say whether the run or the key is unknown, as `labbook runs history`.
+      LABBOOK_ASSIGN_OR_RETURN(track::RunInfo run, track::FindRun(*store_, run_id));
+      LABBOOK_ASSIGN_OR_RETURN(std::vector<track::KeyInfo> keys, store_->HistoryKeys(run.id));
+      std::vector<std::string> names;
+      for (const track::KeyInfo& k : keys) names.push_back(k.key);
+      LABBOOK_RETURN_IF_ERROR(track::CheckHistoryKey(run.id, key, names));
+      return read;
     }();
     track::Series s = Take(std::move(series));
     py::array_t<int64_t> steps(static_cast<py::ssize_t>(s.steps.size()));
@@ -431,7 +472,7 @@ class PyStore {
                       const std::string& name, const std::string& version) {
     Result<track::ArtifactVersion> artifact = [&] {
       py::gil_scoped_release release;
-      return store_->GetArtifact(entity, project, name, version);
+      return track::FindArtifact(*store_, entity, project, name, version);
     }();
     track::ArtifactVersion a = Take(std::move(artifact));
     py::dict out = FromJson(track::wire::ArtifactToJson(a)).cast<py::dict>();
@@ -443,9 +484,11 @@ class PyStore {
     Result<track::ArtifactVersion> parsed =
         track::wire::ArtifactFromJson(ToJson(artifact, "artifact"), "artifact");
     track::ArtifactVersion a = Take(std::move(parsed));
+    const std::string reference = a.name + ":" + a.VersionName();
     py::list written;
     for (const track::ArtifactFile& file : a.files) {
-      const std::filesystem::path target = std::filesystem::path(directory) / file.path;
+      const std::filesystem::path target =
+          Take(track::ArtifactFileDestination(directory, reference, file.path));
       Status read;
       {
         py::gil_scoped_release release;
@@ -453,7 +496,7 @@ class PyStore {
         std::filesystem::create_directories(target.parent_path(), error);
         read = store_->ReadArtifactFile(file, target);
       }
-      Check(read);
+      Check(read.WithContext("artifact " + reference + " file " + file.path));
       written.append(target.string());
     }
     return written;
@@ -508,14 +551,14 @@ PYBIND11_MODULE(_labbook, m) {
            py::arg("system_metrics") = true, py::arg("handle_signals") = false,
            "Starts a run (labbook::Init). store '': LABBOOK_STORE, LABBOOK_BASE_URL, or "
            "sqlite://.labbook/labbook.db.")
-      .def_property_readonly("id", [](const PyRun& r) { return r.info().id(); })
-      .def_property_readonly("name", [](const PyRun& r) { return r.info().name(); })
-      .def_property_readonly("entity", [](const PyRun& r) { return r.info().entity(); })
-      .def_property_readonly("project", [](const PyRun& r) { return r.info().project(); })
-      .def_property_readonly("store_uri", [](const PyRun& r) { return r.info().store_uri(); })
+      .def_property_readonly("id", [](const PyRun& r) { return r.id(); })
+      .def_property_readonly("name", [](const PyRun& r) { return r.name(); })
+      .def_property_readonly("entity", [](const PyRun& r) { return r.entity(); })
+      .def_property_readonly("project", [](const PyRun& r) { return r.project(); })
+      .def_property_readonly("store_uri", [](const PyRun& r) { return r.store_uri(); })
       .def_property_readonly("mode",
                              [](const PyRun& r) {
-                               switch (r.info().mode()) {
+                               switch (r.mode()) {
                                  case labbook::RunMode::kOnline:
                                    return "online";
                                  case labbook::RunMode::kOffline:
@@ -528,8 +571,10 @@ PYBIND11_MODULE(_labbook, m) {
                              "The step the next log() without a step uses.")
       .def_property_readonly("finished", &PyRun::finished)
       .def("log", &PyRun::Log, py::arg("values"), py::arg("step") = py::none(),
-           "Enqueues one point per key at `step` (None: the run's counter, which every call "
-           "advances). Values: numbers, numpy scalars, 0-d arrays.")
+           py::arg("commit") = true,
+           "Enqueues one point per key at `step` (None: the run's counter). commit True moves "
+           "the counter past `step`; False leaves it. Values: numbers, numpy scalars, 0-d "
+           "arrays.")
       .def("set_summary",
            [](PyRun& r, const std::string& key, const py::object& value) {
              r.run().SetSummary(key, ToJson(value, "summary." + key));
@@ -545,9 +590,10 @@ PYBIND11_MODULE(_labbook, m) {
             std::vector<std::pair<std::string, std::filesystem::path>> paths;
             for (const auto& [inside, local] : files) paths.emplace_back(inside, local);
             const json meta = metadata.is_none() ? json::object() : ToJson(metadata, "metadata");
+            labbook::Run& run = r.run();
             labbook::Result<ArtifactRef> logged = [&] {
               py::gil_scoped_release release;
-              return r.run().LogArtifact(name, type, paths, meta, aliases);
+              return run.LogArtifact(name, type, paths, meta, aliases);
             }();
             return ArtifactRefDict(Take(std::move(logged)));
           },
@@ -556,9 +602,10 @@ PYBIND11_MODULE(_labbook, m) {
       .def(
           "log_table",
           [](PyRun& r, const std::string& name, const std::string& csv) {
+            labbook::Run& run = r.run();
             labbook::Result<ArtifactRef> logged = [&] {
               py::gil_scoped_release release;
-              return r.run().LogTable(name, csv);
+              return run.LogTable(name, csv);
             }();
             return ArtifactRefDict(Take(std::move(logged)));
           },
@@ -566,9 +613,10 @@ PYBIND11_MODULE(_labbook, m) {
       .def(
           "use_artifact",
           [](PyRun& r, const std::string& reference) {
+            labbook::Run& run = r.run();
             labbook::Result<ArtifactRef> used = [&] {
               py::gil_scoped_release release;
-              return r.run().UseArtifact(reference);
+              return run.UseArtifact(reference);
             }();
             return ArtifactRefDict(Take(std::move(used)));
           },
@@ -577,10 +625,11 @@ PYBIND11_MODULE(_labbook, m) {
           "download_artifact",
           [](PyRun& r, const py::dict& artifact, const std::string& directory) {
             const ArtifactRef ref = ArtifactRefFrom(artifact);
+            labbook::Run& run = r.run();
             labbook::Status done;
             {
               py::gil_scoped_release release;
-              done = r.run().DownloadArtifact(ref, directory);
+              done = run.DownloadArtifact(ref, directory);
             }
             Check(done);
           },

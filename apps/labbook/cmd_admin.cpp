@@ -216,7 +216,7 @@ Status KeysList(const KeysListOptions& options) {
     std::printf("no keys\n");
     return Status::Ok();
   }
-  const double now = UnixNow();
+  const double now = UnixSeconds();
   TextTable table({{"id", Align::kLeft},
                    {"user", Align::kLeft},
                    {"name", Align::kLeft},

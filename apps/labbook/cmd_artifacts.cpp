@@ -77,7 +77,7 @@ void AddStoreOption(CLI::App* command, std::string& store) {
 
 Status RunArtifactsList(const ArtifactsListOptions& options, bool colour) {
   const std::string uri = StoreUri(options.store);
-  if (std::optional<std::string> missing = MissingStoreFile(uri)) {
+  if (std::optional<std::string> missing = track::MissingStoreFile(uri)) {
     if (options.json) {
       PrintJson(json::array());
     } else {
@@ -111,7 +111,7 @@ Status RunArtifactsList(const ArtifactsListOptions& options, bool colour) {
                                  {"producer run", Align::kLeft},
                                  {"created", Align::kLeft}});
   TextTable table(columns);
-  const double now = UnixNow();
+  const double now = UnixSeconds();
   for (const auto& artifact : artifacts) {
     int64_t size = 0;
     for (const auto& file : artifact.files) size += file.size;
@@ -148,68 +148,22 @@ Result<std::pair<std::string, std::string>> ParseReference(const std::string& re
   return std::make_pair(name, version);
 }
 
-// Where a file of an artifact goes under `directory`; a path that would leave it (absolute, or
-// with "..") is refused.
-Result<std::filesystem::path> FileDestination(const std::filesystem::path& directory,
-                                              const std::string& reference,
-                                              const std::string& path) {
-  std::filesystem::path relative(path);
-  bool escapes = path.empty() || relative.is_absolute() || relative.has_root_name();
-  for (const auto& part : relative) escapes = escapes || part == "..";
-  if (escapes) {
-    return DataLoss("artifact " + reference + " names a file '" + path +
-                    "' outside its own directory; expected a relative path without '..'");
-  }
-  return directory / relative;
-}
-
 Status RunArtifactsGet(const ArtifactsGetOptions& options) {
   LABBOOK_ASSIGN_OR_RETURN(auto parsed, ParseReference(options.reference));
   const auto& [name, version] = parsed;
   LABBOOK_ASSIGN_OR_RETURN(std::unique_ptr<track::RunStore> store,
-                           OpenExistingStore(StoreUri(options.store)));
-  // Which project holds the name, when --project (or --entity) leaves it open.
-  LABBOOK_ASSIGN_OR_RETURN(std::vector<track::ArtifactVersion> all,
-                           store->ListArtifacts({options.entity, options.project}));
-  std::set<std::pair<std::string, std::string>> owners;
-  for (const auto& artifact : all) {
-    if (artifact.name == name) owners.insert({artifact.entity, artifact.project});
-  }
-  std::string where = options.project.empty() ? "" : " in project " + options.project;
-  if (owners.empty()) {
-    return NotFound("no artifact named '" + name + "'" + where + " in " + store->uri() +
-                    "; `labbook artifacts list` shows the artifacts there");
-  }
-  if (owners.size() > 1) {
-    std::string list;
-    for (const auto& [entity, project] : owners) {
-      list += (list.empty() ? "" : ", ") + entity + "/" + project;
-    }
-    return InvalidArgument("artifact '" + name + "' exists in several projects (" + list +
-                           "); expected --project (and --entity) to pick one");
-  }
-  const auto& [entity, project] = *owners.begin();
-  Result<track::ArtifactVersion> found = store->GetArtifact(entity, project, name, version);
-  if (!found.ok()) {
-    if (found.status().code() != ErrorCode::kNotFound) return found.status();
-    std::string versions;
-    for (const auto& artifact : all) {
-      if (artifact.name != name || artifact.project != project || artifact.entity != entity) {
-        continue;
-      }
-      versions += (versions.empty() ? "" : ", ") + artifact.VersionName();
-      for (const std::string& alias : artifact.aliases) versions += " (" + alias + ")";
-    }
-    return NotFound("artifact " + options.reference + " not found in " + entity + "/" + project +
-                    "; its versions: " + versions);
-  }
-  const track::ArtifactVersion& artifact = *found;
+                           track::OpenExistingStore(StoreUri(options.store)));
+  // An empty --project (or --entity) leaves it open: the one project holding the name.
+  LABBOOK_ASSIGN_OR_RETURN(
+      const track::ArtifactVersion found,
+      track::FindArtifact(*store, options.entity, options.project, name, version));
+  const track::ArtifactVersion& artifact = found;
   const std::string reference = artifact.name + ":" + artifact.VersionName();
   LABBOOK_RETURN_IF_ERROR(EnsureDirectory(options.out));
   int64_t size = 0;
   for (const track::ArtifactFile& file : artifact.files) {
     LABBOOK_ASSIGN_OR_RETURN(std::filesystem::path destination,
-                             FileDestination(options.out, reference, file.path));
+                             track::ArtifactFileDestination(options.out, reference, file.path));
     LABBOOK_RETURN_IF_ERROR(EnsureDirectory(destination.parent_path().string()));
     Status read = store->ReadArtifactFile(file, destination);
     if (!read.ok()) return read.WithContext("artifact " + reference + " file " + file.path);

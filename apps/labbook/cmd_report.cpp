@@ -56,7 +56,7 @@ Status RunReport(const ReportOptions& options) {
 
   report::document::ReportSources sources;
   const std::string uri = options.store.empty() ? track::DefaultStoreUri() : options.store;
-  sources.open_store = [uri] { return OpenExistingStore(uri); };
+  sources.open_store = [uri] { return track::OpenExistingStore(uri); };
   LABBOOK_ASSIGN_OR_RETURN(
       report::document::RenderedReport rendered,
       report::document::RenderReport(spec, options.spec,

@@ -38,34 +38,6 @@ using report::TextTable;
 // Shared with cmd_artifacts.cpp
 // ---------------------------------------------------------------------------------------------
 
-std::optional<std::string> MissingStoreFile(const std::string& uri) {
-  std::string path = uri;
-  size_t scheme_end = uri.find("://");
-  if (scheme_end != std::string::npos) {
-    if (uri.compare(0, scheme_end, "sqlite") != 0) return std::nullopt;
-    path = uri.substr(scheme_end + 3);
-  }
-  if (path.empty()) return std::nullopt;
-  std::error_code ec;
-  if (std::filesystem::exists(path, ec) || ec) return std::nullopt;
-  return path;
-}
-
-Result<std::unique_ptr<track::RunStore>> OpenExistingStore(const std::string& uri) {
-  if (std::optional<std::string> missing = MissingStoreFile(uri)) {
-    return NotFound("store " + *missing +
-                    " does not exist: nothing has been tracked there yet (--store or "
-                    "LABBOOK_STORE names another store)");
-  }
-  return track::OpenStore(uri);
-}
-
-double UnixNow() {
-  using std::chrono::duration;
-  using std::chrono::system_clock;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
 namespace {
 
 std::string FormatTime(double time, const char* format, bool utc) {
@@ -297,13 +269,8 @@ void Reconcile(track::RunStore& store, std::vector<track::RunInfo>& runs, double
 }
 
 Result<track::RunInfo> FindRun(track::RunStore& store, const std::string& id, double now) {
-  Result<track::RunInfo> run = store.GetRun(id);
-  if (!run.ok()) {
-    if (run.status().code() != ErrorCode::kNotFound) return run.status();
-    return NotFound("run '" + id + "' not found in " + store.uri() +
-                    "; `labbook runs list` shows the runs there");
-  }
-  std::vector<track::RunInfo> one = {std::move(run).value()};
+  LABBOOK_ASSIGN_OR_RETURN(track::RunInfo found, track::FindRun(store, id));
+  std::vector<track::RunInfo> one = {std::move(found)};
   Reconcile(store, one, now);
   return std::move(one.front());
 }
@@ -453,8 +420,8 @@ std::string SummaryCell(const track::RunInfo& run, const std::string& key) {
 
 Status RunList(const ListOptions& options, bool colour) {
   const std::string uri = options.store.Uri();
-  const double now = UnixNow();
-  std::optional<std::string> missing = MissingStoreFile(uri);
+  const double now = UnixSeconds();
+  std::optional<std::string> missing = track::MissingStoreFile(uri);
   std::unique_ptr<track::RunStore> store;
   if (!missing) {
     LABBOOK_ASSIGN_OR_RETURN(store, track::OpenStore(uri));
@@ -573,9 +540,9 @@ Status PrintArtifacts(const std::string& title, const std::vector<track::Artifac
 }
 
 Status RunShow(const ShowOptions& options, bool colour) {
-  const double now = UnixNow();
+  const double now = UnixSeconds();
   LABBOOK_ASSIGN_OR_RETURN(std::unique_ptr<track::RunStore> store,
-                           OpenExistingStore(options.store.Uri()));
+                           track::OpenExistingStore(options.store.Uri()));
   LABBOOK_ASSIGN_OR_RETURN(track::RunInfo run, FindRun(*store, options.id, now));
   LABBOOK_ASSIGN_OR_RETURN(std::vector<track::KeyInfo> keys, store->HistoryKeys(run.id));
   LABBOOK_ASSIGN_OR_RETURN(track::RunArtifacts artifacts, store->ArtifactsOfRun(run.id));
@@ -728,9 +695,9 @@ Status RunCompare(const CompareOptions& options, bool colour) {
     return InvalidArgument("runs compare: expected at least two run ids, got " +
                            std::to_string(options.ids.size()));
   }
-  const double now = UnixNow();
+  const double now = UnixSeconds();
   LABBOOK_ASSIGN_OR_RETURN(std::unique_ptr<track::RunStore> store,
-                           OpenExistingStore(options.store.Uri()));
+                           track::OpenExistingStore(options.store.Uri()));
   std::vector<track::RunInfo> runs;
   std::vector<std::map<std::string, json>> configs;
   std::vector<std::map<std::string, json>> summaries;
@@ -804,9 +771,9 @@ struct HistoryOptions {
 };
 
 Status RunHistory(const HistoryOptions& options, bool colour) {
-  const double now = UnixNow();
+  const double now = UnixSeconds();
   LABBOOK_ASSIGN_OR_RETURN(std::unique_ptr<track::RunStore> store,
-                           OpenExistingStore(options.store.Uri()));
+                           track::OpenExistingStore(options.store.Uri()));
   LABBOOK_ASSIGN_OR_RETURN(track::RunInfo run, FindRun(*store, options.id, now));
   LABBOOK_ASSIGN_OR_RETURN(std::vector<track::KeyInfo> known, store->HistoryKeys(run.id));
   std::vector<std::string> known_names;
@@ -833,10 +800,7 @@ Status RunHistory(const HistoryOptions& options, bool colour) {
 
   std::vector<track::Series> series;
   for (const std::string& key : options.keys) {
-    if (std::find(known_names.begin(), known_names.end(), key) == known_names.end()) {
-      return NotFound("run " + run.id + " has no history key '" + key + "'; its keys: " +
-                      (known_names.empty() ? "none" : JoinStrings(known_names, ", ")));
-    }
+    LABBOOK_RETURN_IF_ERROR(track::CheckHistoryKey(run.id, key, known_names));
     track::HistoryQuery query;
     query.max_points = options.max_points;
     LABBOOK_ASSIGN_OR_RETURN(track::Series one, store->ReadHistory(run.id, key, query));
@@ -907,9 +871,9 @@ Status RunExport(const ExportOptions& options) {
   if (options.csv && options.json) {
     return InvalidArgument("runs export: expected one of --csv and --json, got both");
   }
-  const double now = UnixNow();
+  const double now = UnixSeconds();
   std::unique_ptr<track::RunStore> store;
-  if (!MissingStoreFile(options.store.Uri())) {
+  if (!track::MissingStoreFile(options.store.Uri())) {
     LABBOOK_ASSIGN_OR_RETURN(store, track::OpenStore(options.store.Uri()));
   }
   LABBOOK_ASSIGN_OR_RETURN(SelectedRuns selected, SelectRuns(options.selection, store.get(), now));
@@ -998,9 +962,9 @@ struct DeleteOptions {
 };
 
 Status RunDelete(const DeleteOptions& options) {
-  const double now = UnixNow();
+  const double now = UnixSeconds();
   LABBOOK_ASSIGN_OR_RETURN(std::unique_ptr<track::RunStore> store,
-                           OpenExistingStore(options.store.Uri()));
+                           track::OpenExistingStore(options.store.Uri()));
   std::vector<track::RunInfo> runs;
   for (const std::string& id : options.ids) {
     LABBOOK_ASSIGN_OR_RETURN(track::RunInfo run, FindRun(*store, id, now));
@@ -1053,9 +1017,9 @@ struct PredictionsOptions {
 };
 
 Status RunPredictions(const PredictionsOptions& options) {
-  const double now = UnixNow();
+  const double now = UnixSeconds();
   LABBOOK_ASSIGN_OR_RETURN(std::unique_ptr<track::RunStore> store,
-                           OpenExistingStore(options.store.Uri()));
+                           track::OpenExistingStore(options.store.Uri()));
   LABBOOK_ASSIGN_OR_RETURN(track::RunInfo run, FindRun(*store, options.id, now));
   LABBOOK_ASSIGN_OR_RETURN(track::RunArtifacts artifacts, store->ArtifactsOfRun(run.id));
   const track::ArtifactVersion* newest = nullptr;

@@ -100,7 +100,7 @@ Status ServeLocalStore(ServeOptions options, const std::string& store_option) {
                            "open " +
                            uri + "/ in a browser");
   }
-  if (std::optional<std::string> missing = MissingStoreFile(uri)) {
+  if (std::optional<std::string> missing = track::MissingStoreFile(uri)) {
     return NotFound("no run store at " + *missing +
                     " yet: record a run first (labbook train ...), or name one with --store");
   }

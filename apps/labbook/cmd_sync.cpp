@@ -37,7 +37,7 @@ Status Sync(const SyncOptions& options) {
     return InvalidArgument("--store '" + options.store +
                            "': runs sync to a server, http://host:port or https://host:port");
   }
-  if (std::optional<std::string> missing = MissingStoreFile(offline_uri)) {
+  if (std::optional<std::string> missing = track::MissingStoreFile(offline_uri)) {
     if (!options.runs.empty()) {
       return NotFound("offline store " + *missing +
                       " does not exist: no run was recorded offline here (--offline-store or "
@@ -49,7 +49,7 @@ Status Sync(const SyncOptions& options) {
   LABBOOK_ASSIGN_OR_RETURN(std::unique_ptr<track::RunStore> offline, track::OpenStore(offline_uri));
   LABBOOK_ASSIGN_OR_RETURN(http::SyncLedger ledger, http::SyncLedger::ForStore(offline_uri));
 
-  const double now = UnixNow();
+  const double now = UnixSeconds();
   std::vector<track::RunInfo> runs;
   if (options.runs.empty()) {
     LABBOOK_ASSIGN_OR_RETURN(runs, offline->ListRuns({}));

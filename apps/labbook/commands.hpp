@@ -10,12 +10,9 @@
 #include <optional>
 #include <string>
 
+#include "core/clock.hpp"
 #include "labbook/status.hpp"
-
-namespace labbook::track {
-class RunStore;
-struct ArtifactVersion;
-}  // namespace labbook::track
+#include "track/lookup.hpp"
 
 namespace labbook::cli {
 
@@ -42,16 +39,6 @@ void AddKeysCommand(CLI::App& app, Action& action);
 void AddTeamCommand(CLI::App& app, Action& action);
 void AddProjectCommand(CLI::App& app, Action& action);
 
-// Shared by the runs and artifacts commands (cmd_runs.cpp).
-
-// The database file a SQLite store URI names when that file does not exist yet, so that reading
-// commands can say so instead of creating an empty store; nullopt otherwise.
-std::optional<std::string> MissingStoreFile(const std::string& uri);
-
-// Opens the store for reading: kNotFound naming the file when MissingStoreFile says it is
-// missing, else the store's own errors.
-Result<std::unique_ptr<track::RunStore>> OpenExistingStore(const std::string& uri);
-
 // Unix seconds as "3m ago" (up to a week), else the local date "2024-05-01"; "" for 0.
 std::string FormatAge(double time, double now);
 
@@ -60,9 +47,6 @@ std::string FormatBytes(int64_t bytes);
 
 // Unix seconds as UTC ISO 8601, "2024-05-01T12:30:15Z"; "" for 0.
 std::string IsoUtc(double time);
-
-// The current time in Unix seconds.
-double UnixNow();
 
 // Prints `value` indented, with a final newline; invalid UTF-8 in strings is replaced.
 void PrintJson(const nlohmann::json& value);

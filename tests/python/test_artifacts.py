@@ -81,6 +81,21 @@ def test_the_api_reads_an_artifact_and_downloads_it(store: str, tmp_path: Path) 
     assert str(error.value) == "artifact cnn:v0 is of type 'model', expected 'dataset'"
 
 
+def test_a_file_path_leaving_the_directory_is_refused(store: str, tmp_path: Path) -> None:
+    # What a store (or a server) answering "../x" for a file's path would make download do.
+    (tmp_path / "model.bin").write_bytes(b"weights")
+    with labbook.init(project="art") as run:
+        run.log_artifact(tmp_path / "model.bin", name="cnn", type="model")
+    record = labbook.Api()._store.artifact("", "", "cnn", "latest")
+    for path in ("../outside.bin", str(tmp_path / "absolute.bin"), "a/../../outside.bin"):
+        record["files"][0]["path"] = path
+        with pytest.raises(labbook.DataLoss) as error:
+            labbook.Api()._store.download(record, str(tmp_path / "dl"))
+        assert str(error.value) == (f"artifact cnn:v0 names a file '{path}' outside its own "
+                                    "directory; expected a relative path without '..'")
+    assert not (tmp_path / "outside.bin").exists() and not (tmp_path / "absolute.bin").exists()
+
+
 def test_a_missing_file_is_not_found_and_the_run_goes_on(store: str, tmp_path: Path) -> None:
     with labbook.init(project="art") as run:
         with pytest.raises(labbook.NotFound) as error:

@@ -38,7 +38,7 @@ def test_a_store_that_does_not_exist(tmp_path: Path) -> None:
     with pytest.raises(labbook.NotFound) as error:
         labbook.Api(store=missing)
     assert error.value.code == "not_found"
-    assert str(error.value) == error.value.message == cli_error("runs", "list", "--store", missing)
+    assert str(error.value) == error.value.message == cli_error("runs", "show", "0000", "--store", missing)
 
 
 def test_a_store_uri_of_no_known_form(tmp_path: Path) -> None:

@@ -212,3 +212,35 @@ def test_a_run_dropped_unfinished_is_finished_when_freed(store: str) -> None:
     del run
     record = shown(run_id)
     assert (record["state"], record["exit_code"], record["summary"]) == ("finished", 0, {"x": 1.0, "y": 2})
+
+
+def test_commit_false_adds_keys_to_one_step(store: str) -> None:
+    with labbook.init(project="sdk") as run:
+        run.log({"a": 1.0}, commit=False)
+        run.log({"b": 2.0}, commit=False)
+        assert run.step == 0  # the counter waits for the commit
+        run.log({"c": 3.0})
+        assert run.step == 1
+        run.log({"a": 4.0}, step=5, commit=False)
+        assert run.step == 1
+        labbook.log({"b": 5.0}, step=5)
+        assert run.step == 6
+    assert history(run.id, "a") == [(0, 1.0), (5, 4.0)]
+    assert history(run.id, "b") == [(0, 2.0), (5, 5.0)]
+    assert history(run.id, "c") == [(0, 3.0)]
+
+
+def test_numpy_integers_are_steps_and_other_steps_are_refused(store: str) -> None:
+    with labbook.init(project="sdk") as run:
+        for epoch in np.arange(3, dtype=np.int64):
+            run.log({"loss": float(epoch)}, step=epoch)
+        run.log({"loss": 9.0}, step=np.int32(7))
+        for bad, expected in [(True, "step: expected an int or None, got <class 'bool'>"),
+                              (1.5, "step: expected an int or None, got <class 'float'>"),
+                              (-1, "step: expected 0 or more (at most 2^63 - 1), got -1"),
+                              (2**63, f"step: expected 0 or more (at most 2^63 - 1), got {2**63}")]:
+            with pytest.raises(labbook.InvalidArgument) as error:
+                run.log({"loss": 1.0}, step=bad)
+            assert str(error.value) == expected
+        assert run.step == 8
+    assert history(run.id, "loss") == [(0, 0.0), (1, 1.0), (2, 2.0), (7, 9.0)]
