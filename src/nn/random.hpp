@@ -30,7 +30,10 @@ class Xoshiro256 {
 // initial weights do not depend on how many numbers the layers before it drew.
 uint64_t MixSeed(uint64_t seed, uint64_t stream);
 
-// Dropout's keep decisions for `count` units: keep[i] = 1 when Uniform() >= rate, drawn in order.
+// Dropout's keep decisions for `count` units, in order, two from each Next(): unit 2j is kept
+// when the low 32 bits of the j-th draw, as a fraction of 2^32, are >= rate, unit 2j+1 by the
+// high 32 bits (a last odd unit takes the low half of a draw of its own). rate 0 keeps all, 1
+// none.
 // Every backend draws its masks with this, one call per Dropout layer per training Forward, in
 // layer order, from one stream seeded by CompiledModel::SetSeed, so masks match across backends.
 void DrawDropoutKeep(Xoshiro256& rng, double rate, int64_t count, uint8_t* keep);

@@ -308,6 +308,32 @@ TEST(NnRandomTest, DropoutKeepsAboutOneMinusRate) {
   EXPECT_EQ(std::count(keep.begin(), keep.end(), 1), static_cast<int64_t>(keep.size()));
 }
 
+TEST(NnRandomTest, DropoutKeepTakesTwoUnitsFromEachDraw) {
+  // The contract of random.hpp, unit by unit, against a second stream of the same seed: the low
+  // then the high 32 bits of each draw as fractions of 2^32, compared with the rate in doubles.
+  for (const double rate : {0.0, 0.1, 0.5, 0.7, 1.0}) {
+    for (const int64_t count : {int64_t{0}, int64_t{1}, int64_t{2}, int64_t{7}, int64_t{1001}}) {
+      Xoshiro256 rng(11), oracle(11);
+      std::vector<uint8_t> keep(static_cast<size_t>(count), 7);
+      DrawDropoutKeep(rng, rate, count, keep.data());
+      for (int64_t i = 0; i < count; i += 2) {
+        const uint64_t bits = oracle.Next();
+        const double low = static_cast<double>(bits & 0xffffffffu) * 0x1.0p-32;
+        const double high = static_cast<double>(bits >> 32) * 0x1.0p-32;
+        ASSERT_EQ(keep[i], low >= rate ? 1 : 0) << "rate " << rate << " unit " << i;
+        if (i + 1 < count) {
+          ASSERT_EQ(keep[i + 1], high >= rate ? 1 : 0) << "unit " << i + 1;
+        }
+      }
+      // Both streams are at the same place: the mask took ceil(count / 2) draws.
+      EXPECT_EQ(rng.Next(), oracle.Next());
+      if (rate == 1.0) {
+        EXPECT_EQ(std::count(keep.begin(), keep.end(), 1), 0);
+      }
+    }
+  }
+}
+
 TEST(NnRandomTest, NormalHasUnitVariance) {
   Xoshiro256 rng(5);
   double sum = 0, squares = 0;
