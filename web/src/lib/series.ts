@@ -60,6 +60,12 @@ export const kPalette = [
   '#d55e00', '#6a3d9a', '#8c564b', '#7f7f7f', '#bcbd22',
 ];
 
+// The palette first; past it, hues a golden angle apart at three lightnesses in turn, so that
+// every run of a large comparison has a colour of its own (none repeats in the first 360).
 export function colorFor(i: number): string {
-  return kPalette[i % kPalette.length];
+  if (i < kPalette.length) return kPalette[i];
+  const k = i - kPalette.length;
+  const hue = ((k * 137.508) % 360).toFixed(1);
+  const lightness = [42, 32, 54][k % 3];
+  return `hsl(${hue}, 70%, ${lightness}%)`;
 }
