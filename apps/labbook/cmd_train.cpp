@@ -124,7 +124,7 @@ Result<RunMode> ParseMode(const std::string& mode) {
   return InvalidArgument("--track: expected online, offline or disabled, got '" + mode + "'");
 }
 
-Result<Run> StartTrackedRun(const TrainCliOptions& options, const train::TrainingRun& run) {
+Result<Run> StartTrackedRun(const TrainCliOptions& options, const nlohmann::json& config) {
   LABBOOK_ASSIGN_OR_RETURN(RunMode mode, ParseMode(options.mode));
   InitOptions init;
   init.project = options.project;
@@ -134,7 +134,7 @@ Result<Run> StartTrackedRun(const TrainCliOptions& options, const train::Trainin
   init.notes = options.notes;
   init.store = options.store;
   init.mode = mode;
-  init.config = run.config.resolved;
+  init.config = config;
   Result<Run> started = Init(std::move(init));
   if (!started.ok()) return started.status().WithContext("cannot record the run");
   return started;
@@ -210,13 +210,74 @@ Status TrainAndRecord(const TrainCliOptions& options, train::TrainingRun& run, R
   return Status::Ok();
 }
 
+// Where the weights come from, with artifact references ("artifact:cnn:v3") resolved: recorded
+// as used by `tracked` and downloaded. A plain model file that is an artifact's file is recorded
+// too. `from` describes the artifact for the plan ("" for none).
+Result<train::StartFrom> ResolveStart(const TrainCliOptions& options, Run& tracked,
+                                      std::string* from) {
+  train::StartFrom start{options.resume, options.init_from};
+  for (std::string* path : {&start.resume, &start.init_from}) {
+    if (!IsArtifactReference(*path)) continue;
+    const std::string flag = path == &start.resume ? "--resume" : "--init-from";
+    if (tracked.mode() == RunMode::kDisabled) {
+      return InvalidArgument(flag + " " + *path +
+                             ": an artifact needs a run store; not with --track disabled");
+    }
+    ArtifactRef used;
+    // Beside the model file this run writes.
+    const std::filesystem::path model_dir =
+        options.model_out.empty() ? std::filesystem::path("labbook-out")
+                                  : std::filesystem::path(options.model_out).parent_path();
+    Result<std::string> model =
+        UseModelArtifact(tracked, *path, (model_dir / "artifacts").string(), &used);
+    if (!model.ok()) return model.status().WithContext(flag);
+    *path = *model;
+    *from = used.ToString() + " (" + *path + ")";
+  }
+  return start;
+}
+
 Status RunTrain(const TrainCliOptions& options) {
   LABBOOK_ASSIGN_OR_RETURN(train::TrainConfig config,
                            train::LoadTrainConfig(options.config, options.overrides));
-  LABBOOK_ASSIGN_OR_RETURN(
-      train::TrainingRun run,
-      train::PrepareTrainingRun(std::move(config), {options.resume, options.init_from}));
-  LABBOOK_ASSIGN_OR_RETURN(Run tracked, StartTrackedRun(options, run));
+  // A model artifact to start from is the run's business: the run starts first, so that it
+  // records the use and downloads the file. Otherwise a config or model file that cannot be
+  // used stops the command before any run is recorded.
+  const bool from_artifact =
+      IsArtifactReference(options.resume) || IsArtifactReference(options.init_from);
+  std::optional<Run> early;
+  std::string from;
+  train::StartFrom start{options.resume, options.init_from};
+  if (from_artifact) {
+    LABBOOK_ASSIGN_OR_RETURN(early, StartTrackedRun(options, config.resolved));
+    Result<train::StartFrom> resolved = ResolveStart(options, *early, &from);
+    if (!resolved.ok()) {
+      early->Finish(ExitCodeFor(resolved.status().code())).IgnoreError();
+      return resolved.status();
+    }
+    start = *resolved;
+  }
+  Result<train::TrainingRun> prepared = train::PrepareTrainingRun(std::move(config), start);
+  if (!prepared.ok()) {
+    if (early) early->Finish(ExitCodeFor(prepared.status().code())).IgnoreError();
+    return prepared.status();
+  }
+  train::TrainingRun run = std::move(prepared).value();
+  if (!early) {
+    LABBOOK_ASSIGN_OR_RETURN(early, StartTrackedRun(options, run.config.resolved));
+  }
+  Run& tracked = *early;
+  for (const std::string& path : {options.resume, options.init_from}) {
+    if (path.empty() || from_artifact) continue;
+    // A model file downloaded from an artifact: the lineage is worth a warning, not the training.
+    Result<std::optional<ArtifactRef>> used = UseModelFileArtifact(tracked, path);
+    if (!used.ok()) {
+      std::fprintf(stderr, "labbook: warning: cannot tell whether %s is an artifact: %s\n",
+                   path.c_str(), used.status().ToString().c_str());
+    } else if (used->has_value()) {
+      from = (*used)->ToString() + " (" + path + ")";
+    }
+  }
   std::unique_ptr<SweepTrial> trial;
   if (!options.sweep_trial.empty()) {
     if (tracked.mode() != RunMode::kOnline) {
@@ -226,6 +287,9 @@ Status RunTrain(const TrainCliOptions& options) {
     LABBOOK_RETURN_IF_ERROR(trial->Attach(tracked));
   }
   PrintPlan(options.config, run);
+  if (!from.empty()) {
+    std::printf("from:      artifact %s, recorded as used by the run\n", from.c_str());
+  }
   if (tracked.mode() != RunMode::kDisabled) {
     std::printf("run:       %s (%s/%s) in %s\n\n", tracked.id().c_str(), tracked.entity().c_str(),
                 tracked.project().c_str(), tracked.store_uri().c_str());
@@ -274,9 +338,11 @@ void AddTrainCommand(CLI::App& app, Action& action) {
                   "Also write the test predictions as CSV (the format labbook eval reads)");
   cmd->add_option("--resume", options->resume,
                   "Continue training a model file (weights, optimizer state, epoch count) up to "
-                  "the config's epochs");
+                  "the config's epochs; or a model artifact of the project: artifact:NAME, "
+                  "artifact:NAME:ALIAS, artifact:NAME:vN (recorded as used by the run)");
   cmd->add_option("--init-from", options->init_from,
-                  "Start from a model file's weights with a fresh optimizer at epoch 0");
+                  "Start from a model file's weights with a fresh optimizer at epoch 0; or "
+                  "artifact:NAME[:VERSION] as for --resume");
   cmd->add_option("--project", options->project,
                   "Project of the recorded run (default: LABBOOK_PROJECT, else uncategorized)");
   cmd->add_option("--name", options->name, "Display name of the run (default: its id)");

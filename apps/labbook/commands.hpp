@@ -30,6 +30,8 @@ void AddServeCommand(CLI::App& app, Action& action);
 void AddUiCommand(CLI::App& app, Action& action);
 void AddLoginCommand(CLI::App& app, Action& action);
 void AddSyncCommand(CLI::App& app, Action& action);
+// `labbook gc` (cmd_gc.cpp): unreferenced artifact contents.
+void AddGcCommand(CLI::App& app, Action& action);
 // Sweeps (cmd_sweep.cpp): `labbook sweep ...` and `labbook agent`.
 void AddSweepCommand(CLI::App& app, Action& action);
 void AddAgentCommand(CLI::App& app, Action& action);

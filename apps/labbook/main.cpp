@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   labbook::cli::AddUiCommand(app, action);
   labbook::cli::AddLoginCommand(app, action);
   labbook::cli::AddSyncCommand(app, action);
+  labbook::cli::AddGcCommand(app, action);
   labbook::cli::AddSweepCommand(app, action);
   labbook::cli::AddAgentCommand(app, action);
   labbook::cli::AddUsersCommand(app, action);

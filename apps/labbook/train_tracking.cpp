@@ -8,8 +8,13 @@
 #include <filesystem>
 #include <string>
 
+#include <fstream>
+#include <vector>
+
 #include "core/status_macros.hpp"
 #include "labbook/dataset.hpp"
+#include "track/sqlite/blob_store.hpp"
+#include "track/store.hpp"
 
 namespace labbook::cli {
 
@@ -119,6 +124,68 @@ Status RecordTestResults(Run& run, const std::string& artifact_name, const TestR
     if (!model.ok()) keep(model.status());
   }
   return first;
+}
+
+bool IsArtifactReference(const std::string& from) { return from.starts_with(kArtifactPrefix); }
+
+Result<std::string> UseModelArtifact(Run& run, const std::string& reference,
+                                     const std::string& directory, ArtifactRef* used) {
+  const std::string name_and_version = reference.substr(std::strlen(kArtifactPrefix));
+  Result<ArtifactRef> found = run.UseArtifact(name_and_version);
+  if (!found.ok()) {
+    return found.status().WithContext("cannot start from " + reference + " in " + run.entity() +
+                                      "/" + run.project());
+  }
+  if (found->type != "model") {
+    return InvalidArgument(reference + " is an artifact of type '" + found->type +
+                           "', not a model");
+  }
+  const std::filesystem::path target =
+      std::filesystem::path(directory) / (found->name + "-v" + std::to_string(found->version));
+  LABBOOK_RETURN_IF_ERROR(
+      run.DownloadArtifact(*found, target).WithContext("cannot download " + found->ToString()));
+  std::vector<std::string> models;
+  for (const std::string& file : found->files) {
+    if (file.ends_with(".lbm")) models.push_back(file);
+  }
+  if (models.empty() && found->files.size() == 1) models = found->files;
+  if (models.size() != 1) {
+    return InvalidArgument(reference + " (" + found->ToString() + ") holds " +
+                           std::to_string(models.size()) +
+                           " model files (.lbm); expected exactly one");
+  }
+  *used = *found;
+  return (target / models.front()).string();
+}
+
+Result<std::optional<ArtifactRef>> UseModelFileArtifact(Run& run, const std::string& path) {
+  if (run.mode() == RunMode::kDisabled) return std::optional<ArtifactRef>();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::optional<ArtifactRef>();  // PrepareTrainingRun reported it already
+  track::sqlite::Sha256 hash;
+  std::vector<char> buffer(1 << 16);
+  while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0) {
+    hash.Update(buffer.data(), static_cast<size_t>(in.gcount()));
+  }
+  const std::string sha256 = hash.HexDigest();
+  LABBOOK_ASSIGN_OR_RETURN(std::unique_ptr<track::RunStore> store,
+                           track::OpenStore(run.store_uri()));
+  LABBOOK_ASSIGN_OR_RETURN(std::vector<track::ArtifactVersion> versions,
+                           store->ListArtifacts({run.entity(), run.project()}));
+  const track::ArtifactVersion* newest = nullptr;
+  for (const track::ArtifactVersion& version : versions) {
+    if (version.type != "model") continue;
+    for (const track::ArtifactFile& file : version.files) {
+      if (file.sha256 == sha256 &&
+          (newest == nullptr || version.created_time >= newest->created_time)) {
+        newest = &version;
+      }
+    }
+  }
+  if (newest == nullptr) return std::optional<ArtifactRef>();
+  LABBOOK_ASSIGN_OR_RETURN(ArtifactRef used,
+                           run.UseArtifact(newest->name + ":" + newest->VersionName()));
+  return std::optional<ArtifactRef>(used);
 }
 
 }  // namespace labbook::cli

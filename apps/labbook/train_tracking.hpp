@@ -9,6 +9,7 @@
 // callback.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,5 +50,22 @@ struct TestResults {
 };
 [[nodiscard]] Status RecordTestResults(Run& run, const std::string& artifact_name,
                                        const TestResults& results, const std::string& scratch_dir);
+
+// The model a training starts from (--resume, --init-from), in the run's lineage. A reference
+// "artifact:NAME", "artifact:NAME:ALIAS" or "artifact:NAME:vN" names a model artifact of the
+// run's project (default version: latest).
+inline constexpr const char* kArtifactPrefix = "artifact:";
+bool IsArtifactReference(const std::string& from);
+
+// Records that `run` used the artifact `reference` names and downloads its files into
+// `directory`/NAME-vN/; returns the model file (the artifact's one .lbm file, else its only file).
+[[nodiscard]] Result<std::string> UseModelArtifact(Run& run, const std::string& reference,
+                                                   const std::string& directory, ArtifactRef* used);
+
+// For a plain model file: when its content is a file of a model artifact version of the run's
+// project (a file `labbook artifacts get` downloaded), records that the run used that version
+// (the newest such) and returns it; nullopt when no version holds it.
+[[nodiscard]] Result<std::optional<ArtifactRef>> UseModelFileArtifact(Run& run,
+                                                                      const std::string& path);
 
 }  // namespace labbook::cli

@@ -4,8 +4,10 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -61,7 +63,48 @@ std::optional<int64_t> BlobUploads::Size(const std::string& sha256) const {
   std::error_code error;
   const auto size = fs::file_size(PathOf(sha256), error);
   if (error) return std::nullopt;
+  // In use now: gc spares it for its grace period.
+  ::utimensat(AT_FDCWD, PathOf(sha256).c_str(), nullptr, 0);
   return static_cast<int64_t>(size);
+}
+
+Result<BlobUploads::Garbage> BlobUploads::CollectGarbage(std::chrono::seconds grace,
+                                                         bool dry_run) const {
+  Garbage garbage;
+  std::error_code error;
+  if (!fs::exists(directory_, error)) return garbage;
+  const auto now = std::chrono::system_clock::now();
+  const auto cutoff = now - grace;
+  const auto temporary_cutoff = now - std::max(grace, std::chrono::seconds(3600));
+  fs::directory_iterator files(directory_, error);
+  if (error) {
+    return PermissionDenied("cannot list the upload directory " + directory_.string() + ": " +
+                            error.message());
+  }
+  for (const fs::directory_entry& entry : files) {
+    const std::string name = entry.path().filename().string();
+    const bool temporary = name.starts_with(".");
+    if (!temporary && !CheckSha256(name, "upload").ok()) continue;
+    // Read just before the removal: Size() may have refreshed it since the listing began.
+    struct stat st;
+    if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    const auto modified = std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::seconds(st.st_mtim.tv_sec) +
+            std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
+    if (modified > (temporary ? temporary_cutoff : cutoff)) {
+      ++garbage.kept_young;
+      continue;
+    }
+    if (!dry_run && ::unlink(entry.path().c_str()) != 0) {
+      if (errno == ENOENT) continue;
+      return PermissionDenied("cannot remove " + entry.path().string() + ": " +
+                              std::strerror(errno));
+    }
+    (temporary ? garbage.temporary_removed : garbage.uploads_removed) += 1;
+    (temporary ? garbage.temporary_bytes : garbage.upload_bytes) += st.st_size;
+  }
+  return garbage;
 }
 
 Result<int64_t> BlobUploads::Receive(

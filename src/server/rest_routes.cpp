@@ -740,8 +740,17 @@ void AddArtifactRoutes(Router& router, std::shared_ptr<Api> api) {
       }
       artifact.files.push_back({file.path, api->uploads.PathOf(file.sha256)});
     }
-    LABBOOK_ASSIGN_OR_RETURN(track::ArtifactVersion version,
-                             api->Scrub(api->store().LogArtifact(artifact)));
+    Result<track::ArtifactVersion> logged = api->store().LogArtifact(artifact);
+    if (!logged.ok() && logged.status().code() == ErrorCode::kNotFound) {
+      // `labbook gc` removed an upload between the check above and the copy: as if never sent.
+      for (const auto& file : wanted.files) {
+        if (!api->uploads.Size(file.sha256).has_value()) {
+          return FailedPrecondition("blob " + file.sha256 + " of '" + file.path +
+                                    "' is no longer uploaded (collected as garbage); PUT it again");
+        }
+      }
+    }
+    LABBOOK_ASSIGN_OR_RETURN(track::ArtifactVersion version, api->Scrub(std::move(logged)));
     WriteJson(response, {{"artifact", wire::ArtifactToJson(version)}}, 201);
     return Status::Ok();
   });

@@ -28,7 +28,8 @@ struct Child {
   std::string run_id;
 };
 
-Child StartChild(const std::string& store_uri) {
+// `mode`: "" for the ticking child, "few" for the one that logs ten points and waits.
+Child StartChild(const std::string& store_uri, const std::string& mode = "") {
   int fds[2];
   EXPECT_EQ(pipe(fds), 0);
   posix_spawn_file_actions_t actions;
@@ -36,7 +37,9 @@ Child StartChild(const std::string& store_uri) {
   posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&actions, fds[0]);
   std::string program = TRACK_RUN_CHILD;
-  char* argv[] = {program.data(), const_cast<char*>(store_uri.c_str()), nullptr};
+  std::string mode_arg = mode;
+  char* argv[] = {program.data(), const_cast<char*>(store_uri.c_str()),
+                  mode.empty() ? nullptr : mode_arg.data(), nullptr};
   Child child;
   EXPECT_EQ(posix_spawn(&child.pid, program.c_str(), &actions, nullptr, argv, environ), 0);
   posix_spawn_file_actions_destroy(&actions);
@@ -123,6 +126,61 @@ TEST(KilledRunTest, ASigkilledRunLooksDeadAndIsReconciledAsCrashed) {
   ASSERT_TRUE(ReconcileRunStates(**store, *runs, now).ok());
   EXPECT_EQ((*runs)[0].state, RunState::kCrashed);
   EXPECT_EQ((*store)->GetRun(child.run_id)->state, RunState::kCrashed);
+}
+
+TEST(KilledRunTest, ARunKilledBeforeItsFirstHeartbeatGetsItsSummaryFromTheHistory) {
+  test::TempDir dir;
+  const std::string uri = "sqlite://" + (dir / "runs.db").string();
+  Child child = StartChild(uri, "few");
+  ASSERT_EQ(child.run_id.size(), 8u);
+  auto store = OpenStore(uri);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  // The child has handed its points to the store; wait until they are committed, as another
+  // process sees them, then kill it: well before its first heartbeat (5 s after the start).
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (;;) {
+    auto keys = (*store)->HistoryKeys(child.run_id);
+    ASSERT_TRUE(keys.ok()) << keys.status().ToString();
+    if (keys->size() == 2 && (*keys)[0].count == 5 && (*keys)[1].count == 5) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the points never arrived";
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(kill(child.pid, SIGKILL), 0);
+  EXPECT_EQ(WaitForEnd(child.pid), SIGKILL);
+
+  auto run = (*store)->GetRun(child.run_id);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  ASSERT_EQ(run->state, RunState::kRunning);
+  ASSERT_TRUE(run->summary.empty()) << "a heartbeat wrote the summary: " << run->summary.dump();
+  const double now = test::WallSeconds();
+  EXPECT_TRUE(RunLooksDead(*run, now));
+  std::vector<RunInfo> runs = {*run};
+  ASSERT_TRUE(ReconcileRunStates(**store, runs, now).ok());
+  EXPECT_EQ(runs[0].state, RunState::kCrashed);
+  EXPECT_EQ(runs[0].summary["loss"], 1.0 / 5);
+
+  auto stored = (*store)->GetRun(child.run_id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->state, RunState::kCrashed);
+  EXPECT_FALSE(stored->exit_code.has_value());
+  EXPECT_GE(stored->end_time, stored->start_time);
+  EXPECT_EQ(stored->summary, (nlohmann::json{{"loss", 1.0 / 5}, {"accuracy", 0.5 + 0.1 * 4}}));
+}
+
+TEST(KilledRunTest, AZombieProcessIsDead) {
+  test::TempDir dir;
+  const std::string uri = "sqlite://" + (dir / "runs.db").string();
+  Child child = StartChild(uri, "few");
+  ASSERT_EQ(child.run_id.size(), 8u);
+  ASSERT_EQ(kill(child.pid, SIGKILL), 0);
+  // Not reaped yet: the pid still names the (zombie) process.
+  std::this_thread::sleep_for(200ms);
+  auto store = OpenStore(uri);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto run = (*store)->GetRun(child.run_id);
+  ASSERT_TRUE(run.ok());
+  EXPECT_TRUE(RunLooksDead(*run, test::WallSeconds()));
+  EXPECT_EQ(WaitForEnd(child.pid), SIGKILL);
 }
 
 }  // namespace

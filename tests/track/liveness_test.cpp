@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
+
 #include "test_util.hpp"
 #include "track/memory_store.hpp"
 #include "track/proc_stats.hpp"
@@ -117,6 +119,33 @@ TEST(LivenessTest, ReconcileEndsOnlyTheDeadRunsAsCrashed) {
   // A crashed run ends at its last sign of life.
   EXPECT_EQ(store.GetRun(runs[1].id)->end_time, now - 3);
   EXPECT_EQ(store.GetRun(runs[2].id)->end_time, now - 100);
+}
+
+TEST(LivenessTest, ADeadRunWithoutHeartbeatGetsItsSummaryFromTheHistory) {
+  MemoryRunStore store;
+  const double now = test::WallSeconds();
+  RunInfo run = RunningHere(now - 2);
+  run.pid = GonePid();
+  run.heartbeat_time = 0;              // never sent one
+  run.summary = {{"accuracy", 0.25}};  // set explicitly: kept
+  auto created = store.CreateRun(run);
+  ASSERT_TRUE(created.ok());
+  HistoryBatch batch;
+  batch.keys = {"loss", "accuracy", "system/cpu_percent", "nan"};
+  batch.points = {{0, 0, 2.0, now},
+                  {0, 1, 1.5, now},
+                  {1, 1, 0.75, now},
+                  {2, 0, 50.0, now},
+                  {3, 0, std::nan(""), now}};
+  ASSERT_TRUE(store.LogHistory(created->id, batch).ok());
+  std::vector<RunInfo> runs = {*created};
+  ASSERT_TRUE(ReconcileRunStates(store, runs, now).ok());
+  auto stored = store.GetRun(created->id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->state, RunState::kCrashed);
+  EXPECT_EQ(stored->end_time, now - 2);  // its start: the only sign of life
+  EXPECT_EQ(stored->summary, (nlohmann::json{{"loss", 1.5}, {"accuracy", 0.25}}));
+  EXPECT_EQ(runs[0].summary, stored->summary);
 }
 
 }  // namespace

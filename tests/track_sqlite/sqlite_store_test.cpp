@@ -543,6 +543,8 @@ TEST_F(SqliteStoreTest, HistoryLivesInFullChunksAndDeletingTheRunFreesThem) {
   for (int b = 0; b < 100; ++b)
     ASSERT_OK(store->LogHistory(run->id, Steps("loss", b * 1000, 1000)));
   for (int b = 0; b < 100; ++b) ASSERT_OK(store->LogHistory(run->id, Steps("acc", b, 1)));
+  // A read of the store commits the small batches it buffers.
+  ASSERT_OK(store->HistoryKeys(run->id));
   RawDatabase raw(db_path_);
   const int64_t full_chunks = (100'000 + kChunkPoints - 1) / kChunkPoints;
   const int64_t small_chunks = 1;  // 100 points appended one at a time share one chunk

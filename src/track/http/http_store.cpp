@@ -445,19 +445,29 @@ Result<ArtifactVersion> HttpRunStore::LogArtifact(const NewArtifact& artifact) {
   }
   const std::string blob_root = "/api/v1/projects/" + wire::EncodeUrlComponent(artifact.entity) +
                                 "/" + wire::EncodeUrlComponent(artifact.project) + "/blobs/";
-  for (const auto& [digest, source] : blobs) {
-    Request head("HEAD", blob_root + digest.sha256);
-    LABBOOK_ASSIGN_OR_RETURN(Reply found, Send(head, options_.retry));
-    if (found.status == 200) continue;
-    if (found.status != 404) return ErrorOf(found, head);
-    Request put("PUT", blob_root + digest.sha256);
-    put.upload = source;
-    put.upload_size = digest.size;
-    LABBOOK_RETURN_IF_ERROR(Call(put).status());
+  // A second round uploads every blob: the server answers 412 when one it had was collected as
+  // garbage (`labbook gc --server-data`) between the HEAD and the artifact's creation.
+  Result<Reply> created = Internal("the artifact was not sent");
+  for (int round = 0; round < 2; ++round) {
+    for (const auto& [digest, source] : blobs) {
+      if (round == 0) {
+        Request head("HEAD", blob_root + digest.sha256);
+        LABBOOK_ASSIGN_OR_RETURN(Reply found, Send(head, options_.retry));
+        if (found.status == 200) continue;
+        if (found.status != 404) return ErrorOf(found, head);
+      }
+      Request put("PUT", blob_root + digest.sha256);
+      put.upload = source;
+      put.upload_size = digest.size;
+      LABBOOK_RETURN_IF_ERROR(Call(put).status());
+    }
+    Request request("POST", "/api/v1/artifacts");
+    request.body = wire::NewArtifactToJson(create).dump();
+    created = Call(request);
+    if (created.ok() || created.status().code() != ErrorCode::kFailedPrecondition) break;
   }
   Request request("POST", "/api/v1/artifacts");
-  request.body = wire::NewArtifactToJson(create).dump();
-  LABBOOK_ASSIGN_OR_RETURN(Reply reply, Call(request));
+  LABBOOK_ASSIGN_OR_RETURN(Reply reply, std::move(created));
   LABBOOK_ASSIGN_OR_RETURN(json document, Parse(reply.body, request));
   LABBOOK_ASSIGN_OR_RETURN(json field, FieldOf(document, "artifact", request));
   return wire::ArtifactFromJson(field, "artifact");

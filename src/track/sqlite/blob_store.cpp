@@ -177,11 +177,49 @@ Result<StoredBlob> BlobStore::Put(const fs::path& source) const {
   const fs::path target = PathOf(blob.sha256);
   std::error_code error;
   // A blob of the right size is taken to be the same content; one of another size (cut short by
-  // a failing disk) is replaced.
-  if (fs::file_size(target, error) == static_cast<uintmax_t>(size) && !error) return blob;
+  // a failing disk) is replaced. The one kept is touched: gc spares blobs modified lately.
+  if (fs::file_size(target, error) == static_cast<uintmax_t>(size) && !error &&
+      ::utimensat(AT_FDCWD, target.c_str(), nullptr, 0) == 0) {
+    return blob;
+  }
   LABBOOK_RETURN_IF_ERROR(CreateDirectories(target.parent_path()));
   LABBOOK_RETURN_IF_ERROR(temporary.RenameTo(target));
   return blob;
+}
+
+bool BlobStore::Exists(std::string_view sha256) const {
+  struct stat st;
+  return ::stat(PathOf(sha256).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+Result<std::vector<BlobStore::Entry>> BlobStore::List() const {
+  std::vector<Entry> entries;
+  std::error_code error;
+  if (!fs::exists(dir_, error)) return entries;
+  auto add = [&](const fs::path& path, std::string sha256) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;  // gone meanwhile
+    entries.push_back(Entry{
+        path, std::move(sha256), static_cast<int64_t>(st.st_size),
+        static_cast<double>(st.st_mtim.tv_sec) + static_cast<double>(st.st_mtim.tv_nsec) * 1e-9});
+  };
+  fs::directory_iterator top(dir_, error);
+  if (error) return StatusFromErrno(dir_, "list", error.value());
+  for (const fs::directory_entry& item : top) {
+    const std::string name = item.path().filename().string();
+    if (name.starts_with(".incoming-")) {
+      add(item.path(), "");
+      continue;
+    }
+    if (name.size() != 2 || !item.is_directory(error)) continue;
+    fs::directory_iterator inner(item.path(), error);
+    if (error) return StatusFromErrno(item.path(), "list", error.value());
+    for (const fs::directory_entry& blob : inner) {
+      const std::string blob_name = blob.path().filename().string();
+      if (IsSha256Hex(blob_name) && blob_name.starts_with(name)) add(blob.path(), blob_name);
+    }
+  }
+  return entries;
 }
 
 Status BlobStore::CopyTo(std::string_view sha256, int64_t size, const fs::path& destination) const {

@@ -1,13 +1,24 @@
 #include "track/sqlite/sqlite_store.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <random>
+#include <span>
 #include <system_error>
+#include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "core/clock.hpp"
+#include "core/errno_status.hpp"
 #include "core/status_macros.hpp"
 #include "track/sqlite/artifact_tables.hpp"
 #include "track/sqlite/blob_store.hpp"
@@ -30,6 +41,18 @@ constexpr int kIdAttempts = 16;
 constexpr int kWalAutocheckpointPages = 10'000;
 // How many candidates an ambiguous id prefix lists.
 constexpr int kPrefixCandidates = 10;
+
+// History batches smaller than this are buffered (see LogHistory in sqlite_store.hpp): a
+// transaction costs about as much as a few hundred points, so larger batches gain nothing.
+constexpr size_t kBufferedBatchPoints = 256;
+// Buffered points are committed once this many are pending, or this long after the oldest.
+constexpr size_t kFlushPendingPoints = 8192;
+constexpr std::chrono::milliseconds kFlushPendingAfter{100};
+// The age below which gc keeps temporary files whatever its grace period: a copy being written
+// refreshes its file's time with every write, so one quiet this long was left by a dead writer.
+constexpr std::chrono::seconds kTemporaryMinAge{3600};
+// Tries of LogArtifact when `labbook gc` removed one of its fresh blobs before it committed.
+constexpr int kArtifactAttempts = 3;
 
 std::string RunRef(const std::string& run_id) { return "run '" + run_id + "'"; }
 
@@ -91,6 +114,45 @@ void ApplyUpdate(const RunUpdate& update, RunInfo* run) {
   if (update.tags) run->tags = *update.tags;
 }
 
+// History accepted by LogHistory and not committed yet.
+struct PendingHistory {
+  std::string run_id;
+  std::vector<KeyPoints> groups;
+  size_t points = 0;
+};
+
+// Writes `pending` in the caller's transaction: per run, the points of each key in the order
+// they were logged, so the later of two points at one step wins as if written one by one.
+Status WritePending(Connection& db, const std::string& uri,
+                    std::span<const PendingHistory> pending) {
+  std::vector<std::string> run_order;
+  std::map<std::string, std::vector<KeyPoints>> by_run;
+  for (const PendingHistory& batch : pending) {
+    auto [it, added] = by_run.try_emplace(batch.run_id);
+    if (added) run_order.push_back(batch.run_id);
+    for (const KeyPoints& group : batch.groups) {
+      auto same_key = std::find_if(it->second.begin(), it->second.end(),
+                                   [&](const KeyPoints& known) { return known.key == group.key; });
+      if (same_key == it->second.end()) {
+        it->second.push_back(group);
+      } else {
+        same_key->points.insert(same_key->points.end(), group.points.begin(), group.points.end());
+      }
+    }
+  }
+  for (const std::string& run_id : run_order) {
+    db.set_action("log history of " + RunRef(run_id));
+    // Another process may have deleted the run since its points were accepted.
+    LABBOOK_ASSIGN_OR_RETURN(bool exists, RunExists(db, run_id));
+    if (!exists) return NotFound(RunRef(run_id) + " not found in " + uri);
+    for (KeyPoints& group : by_run[run_id]) {
+      db.set_action("log history of " + RunRef(run_id) + ", key '" + group.key + "'");
+      LABBOOK_RETURN_IF_ERROR(WriteKeyPoints(db, run_id, group.key, std::move(group.points)));
+    }
+  }
+  return Status::Ok();
+}
+
 class SqliteRunStore final : public RunStore {
  public:
   SqliteRunStore(std::unique_ptr<Connection> db, BlobStore blobs, std::string uri)
@@ -99,6 +161,18 @@ class SqliteRunStore final : public RunStore {
         uri_(std::move(uri)),
         read_only_(db_->read_only()),
         random_(std::random_device{}()) {}
+
+  // Commits what is buffered; an error then has no caller left to hear of it.
+  ~SqliteRunStore() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    flush_cv_.notify_all();
+    if (flusher_.joinable()) flusher_.join();
+    std::lock_guard lock(mutex_);
+    FlushPendingLocked("").IgnoreError();
+  }
 
   std::string uri() const override { return uri_; }
 
@@ -144,18 +218,94 @@ class SqliteRunStore final : public RunStore {
   Result<std::string> ResolveRunId(const std::string& id_or_prefix);
   Result<std::vector<ArtifactVersion>> LoadVersions(const std::vector<int64_t>& version_ids);
 
+  // Commits the buffered history, mutex_ held. Returns the error of `caller_run`'s points (ok
+  // when none failed or `caller_run` is empty); other runs' errors wait in deferred_errors_ for
+  // their next LogHistory.
+  Status FlushPendingLocked(const std::string& caller_run);
+  // The flusher thread: commits buffered points kFlushPendingAfter after the oldest arrived.
+  void FlushLoop();
+
   std::mutex mutex_;
   const std::unique_ptr<Connection> db_;
   const BlobStore blobs_;
   const std::string uri_;
   const bool read_only_;
   std::mt19937_64 random_;
+
+  // Buffered history, under mutex_.
+  std::vector<PendingHistory> pending_;
+  size_t pending_points_ = 0;
+  std::chrono::steady_clock::time_point oldest_pending_;
+  std::unordered_set<std::string> known_runs_;  // runs checked to exist by this store
+  std::map<std::string, Status> deferred_errors_;
+  std::condition_variable flush_cv_;
+  bool stopping_ = false;
+  std::thread flusher_;  // started by the first buffered batch
 };
+
+Status SqliteRunStore::FlushPendingLocked(const std::string& caller_run) {
+  if (pending_.empty()) return Status::Ok();
+  std::vector<PendingHistory> pending;
+  pending.swap(pending_);
+  pending_points_ = 0;
+  auto write = [&](std::span<const PendingHistory> batches) -> Status {
+    db_->set_action("log history");
+    LABBOOK_ASSIGN_OR_RETURN(Transaction transaction, Transaction::Write(*db_));
+    LABBOOK_RETURN_IF_ERROR(WritePending(*db_, uri_, batches));
+    return transaction.Commit();
+  };
+  if (write(pending).ok()) return Status::Ok();
+  // One run's failure (deleted meanwhile) must not take the other runs' points with it.
+  std::vector<std::string> runs;
+  for (const PendingHistory& batch : pending) {
+    if (std::find(runs.begin(), runs.end(), batch.run_id) == runs.end()) {
+      runs.push_back(batch.run_id);
+    }
+  }
+  Status caller_status;
+  for (const std::string& run_id : runs) {
+    std::vector<PendingHistory> of_run;
+    size_t points = 0;
+    for (const PendingHistory& batch : pending) {
+      if (batch.run_id != run_id) continue;
+      of_run.push_back(batch);
+      points += batch.points;
+    }
+    Status status = write(of_run);
+    if (status.ok()) continue;
+    status = status.WithContext(std::to_string(points) + " history points of " + RunRef(run_id) +
+                                " accepted earlier were not recorded");
+    if (run_id == caller_run) {
+      caller_status = status;
+    } else {
+      deferred_errors_[run_id] = status;
+    }
+  }
+  return caller_status;
+}
+
+void SqliteRunStore::FlushLoop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (pending_.empty()) {
+      flush_cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+      continue;
+    }
+    const auto due = oldest_pending_ + kFlushPendingAfter;
+    if (std::chrono::steady_clock::now() < due) {
+      flush_cv_.wait_until(lock, due);
+      continue;
+    }
+    FlushPendingLocked("").IgnoreError();
+  }
+}
 
 template <typename Body>
 auto SqliteRunStore::Write(std::string action, Body body) -> decltype(body()) {
   if (read_only_) return ReadOnlyError(action);
   std::lock_guard lock(mutex_);
+  // Buffered points come first: a run's end is never recorded before its points.
+  FlushPendingLocked("").IgnoreError();
   db_->set_action(std::move(action));
   LABBOOK_ASSIGN_OR_RETURN(Transaction transaction, Transaction::Write(*db_));
   auto result = body();
@@ -167,6 +317,8 @@ auto SqliteRunStore::Write(std::string action, Body body) -> decltype(body()) {
 template <typename Body>
 auto SqliteRunStore::Read(std::string action, Body body) -> decltype(body()) {
   std::lock_guard lock(mutex_);
+  // This store's reads see every point it accepted.
+  FlushPendingLocked("").IgnoreError();
   db_->set_action(std::move(action));
   LABBOOK_ASSIGN_OR_RETURN(Transaction transaction, Transaction::Read(*db_));
   auto result = body();
@@ -240,6 +392,7 @@ Result<RunInfo> SqliteRunStore::CreateRun(RunInfo run) {
     LABBOOK_ASSIGN_OR_RETURN(int64_t project_id,
                              FindOrCreateProject(*db_, run.entity, run.project));
     LABBOOK_RETURN_IF_ERROR(InsertRun(*db_, project_id, run));
+    known_runs_.insert(run.id);
     return run;
   });
 }
@@ -273,6 +426,8 @@ Status SqliteRunStore::DeleteRun(const std::string& run_id) {
   LABBOOK_RETURN_IF_ERROR(CheckRunIdOrPrefix(run_id));
   return Write("delete " + RunRef(run_id), [&]() -> Status {
     LABBOOK_ASSIGN_OR_RETURN(std::string id, ResolveRunId(run_id));
+    known_runs_.erase(id);
+    deferred_errors_.erase(id);
     return DeleteRunRow(*db_, id);
   });
 }
@@ -282,14 +437,37 @@ Status SqliteRunStore::DeleteRun(const std::string& run_id) {
 Status SqliteRunStore::LogHistory(const std::string& run_id, const HistoryBatch& batch) {
   LABBOOK_RETURN_IF_ERROR(CheckRunId(run_id));
   LABBOOK_ASSIGN_OR_RETURN(std::vector<KeyPoints> groups, GroupByKey(batch));
-  return Write("log history of " + RunRef(run_id), [&]() -> Status {
+  const std::string action = "log history of " + RunRef(run_id);
+  if (read_only_) return ReadOnlyError(action);
+  std::unique_lock lock(mutex_);
+  if (auto failed = deferred_errors_.find(run_id); failed != deferred_errors_.end()) {
+    Status status = failed->second;
+    deferred_errors_.erase(failed);
+    return status.WithContext("this batch was not stored either");
+  }
+  if (!known_runs_.contains(run_id)) {
+    db_->set_action(action);
+    LABBOOK_ASSIGN_OR_RETURN(Transaction transaction, Transaction::Read(*db_));
     LABBOOK_RETURN_IF_ERROR(RequireRun(run_id));
-    for (KeyPoints& group : groups) {
-      db_->set_action("log history of " + RunRef(run_id) + ", key '" + group.key + "'");
-      LABBOOK_RETURN_IF_ERROR(WriteKeyPoints(*db_, run_id, group.key, std::move(group.points)));
-    }
-    return Status::Ok();
-  });
+    LABBOOK_RETURN_IF_ERROR(transaction.Commit());
+    known_runs_.insert(run_id);
+  }
+  if (groups.empty()) return Status::Ok();
+  PendingHistory accepted{run_id, std::move(groups), 0};
+  for (const KeyPoints& group : accepted.groups) accepted.points += group.points.size();
+  const auto now = std::chrono::steady_clock::now();
+  if (pending_.empty()) oldest_pending_ = now;
+  pending_points_ += accepted.points;
+  const bool small = accepted.points < kBufferedBatchPoints;
+  pending_.push_back(std::move(accepted));
+  if (!small || pending_points_ >= kFlushPendingPoints ||
+      now - oldest_pending_ >= kFlushPendingAfter) {
+    return FlushPendingLocked(run_id);
+  }
+  if (!flusher_.joinable()) flusher_ = std::thread([this] { FlushLoop(); });
+  lock.unlock();
+  flush_cv_.notify_all();
+  return Status::Ok();
 }
 
 Result<std::vector<KeyInfo>> SqliteRunStore::HistoryKeys(const std::string& run_id) {
@@ -319,29 +497,47 @@ Result<ArtifactVersion> SqliteRunStore::LogArtifact(const NewArtifact& artifact)
   version.ref = artifact.entity + "/" + artifact.project + "/" + artifact.name;
   const std::string action = "log artifact '" + version.ref + "'";
   if (read_only_) return ReadOnlyError(action);
-  // The files go into the blob directory first, outside the transaction: they may be large, and
-  // a blob that no version names is harmless.
-  for (const NewArtifact::File& file : artifact.files) {
-    Result<StoredBlob> blob = blobs_.Put(file.source);
-    if (!blob.ok()) {
-      return blob.status().WithContext("artifact '" + version.ref + "', file '" + file.path + "'");
-    }
-    version.files.push_back(ArtifactFile{file.path, blob->sha256, blob->size});
-  }
-  version.digest = ArtifactDigest(&version.files);
   version.name = artifact.name;
   version.type = artifact.type;
   version.metadata = artifact.metadata.is_null() ? nlohmann::json::object() : artifact.metadata;
   version.producer_run = artifact.producer_run;
   version.aliases = artifact.aliases;
-  version.created_time = UnixSeconds();
-  return Write(action, [&]() -> Result<ArtifactVersion> {
-    if (!artifact.producer_run.empty()) LABBOOK_RETURN_IF_ERROR(RequireRun(artifact.producer_run));
-    LABBOOK_ASSIGN_OR_RETURN(version.project_id,
-                             FindOrCreateProject(*db_, artifact.entity, artifact.project));
-    LABBOOK_ASSIGN_OR_RETURN(int64_t version_id, AddArtifactVersion(*db_, version));
-    return LoadArtifactVersion(*db_, version_id);
-  });
+  for (int attempt = 1;; ++attempt) {
+    // The files go into the blob directory first, outside the transaction: they may be large, and
+    // a blob that no version names is harmless (`labbook gc` removes it).
+    version.files.clear();
+    for (const NewArtifact::File& file : artifact.files) {
+      Result<StoredBlob> blob = blobs_.Put(file.source);
+      if (!blob.ok()) {
+        return blob.status().WithContext("artifact '" + version.ref + "', file '" + file.path +
+                                         "'");
+      }
+      version.files.push_back(ArtifactFile{file.path, blob->sha256, blob->size});
+    }
+    version.digest = ArtifactDigest(&version.files);
+    version.created_time = UnixSeconds();
+    bool blob_removed = false;
+    Result<ArtifactVersion> logged = Write(action, [&]() -> Result<ArtifactVersion> {
+      // CollectGarbage removes blobs only under the write lock held here, so a blob present now
+      // stays until this version, which references it, is committed (the gc protocol in
+      // sqlite_store.hpp). One missing was removed between Put and now: put it again.
+      for (const ArtifactFile& file : version.files) {
+        if (!blobs_.Exists(file.sha256)) {
+          blob_removed = true;
+          return Status(ErrorCode::kUnavailable, blobs_.PathOf(file.sha256).string() +
+                                                     ": removed by a concurrent labbook gc");
+        }
+      }
+      if (!artifact.producer_run.empty()) {
+        LABBOOK_RETURN_IF_ERROR(RequireRun(artifact.producer_run));
+      }
+      LABBOOK_ASSIGN_OR_RETURN(version.project_id,
+                               FindOrCreateProject(*db_, artifact.entity, artifact.project));
+      LABBOOK_ASSIGN_OR_RETURN(int64_t version_id, AddArtifactVersion(*db_, version));
+      return LoadArtifactVersion(*db_, version_id);
+    });
+    if (!blob_removed || attempt == kArtifactAttempts) return logged;
+  }
 }
 
 Result<ArtifactVersion> SqliteRunStore::GetArtifact(const std::string& entity,
@@ -518,8 +714,11 @@ std::string UriOf(const fs::path& path) { return "sqlite://" + path.string(); }
 
 }  // namespace
 
-Result<std::unique_ptr<RunStore>> OpenSqliteRunStore(const fs::path& path,
-                                                     const SqliteStoreOptions& options) {
+namespace {
+
+// The database at `path`, checked, configured and migrated.
+Result<std::unique_ptr<Connection>> OpenDatabase(const fs::path& path,
+                                                 const SqliteStoreOptions& options) {
   if (path.empty()) return InvalidArgument("the SQLite store's path is empty");
   LABBOOK_RETURN_IF_ERROR(PrepareLocation(path, options.read_only));
   LABBOOK_ASSIGN_OR_RETURN(
@@ -528,10 +727,82 @@ Result<std::unique_ptr<RunStore>> OpenSqliteRunStore(const fs::path& path,
   LABBOOK_RETURN_IF_ERROR(CheckIsLabbookStore(*db));
   LABBOOK_RETURN_IF_ERROR(Configure(*db, options));
   LABBOOK_RETURN_IF_ERROR(Migrate(*db));
+  return db;
+}
+
+Result<std::unordered_set<std::string>> ReferencedBlobs(Connection& db) {
+  LABBOOK_ASSIGN_OR_RETURN(Statement stmt,
+                           db.Prepare("SELECT DISTINCT sha256 FROM artifact_files"));
+  std::unordered_set<std::string> referenced;
+  for (;;) {
+    LABBOOK_ASSIGN_OR_RETURN(bool row, stmt.Step());
+    if (!row) return referenced;
+    referenced.insert(stmt.Text(0));
+  }
+}
+
+// The file's modification time now, or nullopt when it is gone.
+std::optional<double> ModifiedTime(const fs::path& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return std::nullopt;
+  return static_cast<double>(st.st_mtim.tv_sec) + static_cast<double>(st.st_mtim.tv_nsec) * 1e-9;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RunStore>> OpenSqliteRunStore(const fs::path& path,
+                                                     const SqliteStoreOptions& options) {
+  LABBOOK_ASSIGN_OR_RETURN(std::unique_ptr<Connection> db, OpenDatabase(path, options));
   BlobStore blobs(path.string() + ".blobs");
   if (!db->read_only()) LABBOOK_RETURN_IF_ERROR(blobs.Create());
   return std::unique_ptr<RunStore>(
       new SqliteRunStore(std::move(db), std::move(blobs), UriOf(path)));
+}
+
+Result<GarbageReport> CollectGarbage(const fs::path& path, const GarbageOptions& options) {
+  std::error_code error;
+  if (!fs::is_regular_file(path, error)) {
+    return NotFound(path.string() + ": no run store there to collect the garbage of");
+  }
+  SqliteStoreOptions open_options;
+  open_options.read_only = options.dry_run;
+  LABBOOK_ASSIGN_OR_RETURN(std::unique_ptr<Connection> db, OpenDatabase(path, open_options));
+  const BlobStore blobs(path.string() + ".blobs");
+  // Listing (the slow part) happens before the lock; only old files are candidates.
+  const double now = UnixSeconds();
+  const double cutoff = now - static_cast<double>(options.grace.count());
+  // A copy in progress is outside any lock, so only its age protects it, whatever the grace.
+  const double temporary_cutoff =
+      now - static_cast<double>(std::max(options.grace, kTemporaryMinAge).count());
+  LABBOOK_ASSIGN_OR_RETURN(std::vector<BlobStore::Entry> entries, blobs.List());
+  GarbageReport report;
+  db->set_action("collect the garbage of the blob directory");
+  // A dry run only reads: a read transaction's snapshot stands for the write lock.
+  LABBOOK_ASSIGN_OR_RETURN(Transaction transaction,
+                           options.dry_run ? Transaction::Read(*db) : Transaction::Write(*db));
+  LABBOOK_ASSIGN_OR_RETURN(std::unordered_set<std::string> referenced, ReferencedBlobs(*db));
+  for (const BlobStore::Entry& entry : entries) {
+    const bool temporary = entry.sha256.empty();
+    if (!temporary && referenced.contains(entry.sha256)) {
+      ++report.blobs_referenced;
+      continue;
+    }
+    // Read again under the lock: a Put may have reused the blob since the listing.
+    const std::optional<double> modified = ModifiedTime(entry.path);
+    if (!modified) continue;
+    if (*modified > (temporary ? temporary_cutoff : cutoff)) {
+      ++report.kept_young;
+      continue;
+    }
+    if (!options.dry_run && ::unlink(entry.path.c_str()) != 0) {
+      if (errno == ENOENT) continue;
+      return StatusFromErrno(entry.path, "remove", errno);
+    }
+    (temporary ? report.temporary_removed : report.blobs_removed) += 1;
+    (temporary ? report.temporary_bytes : report.blob_bytes) += entry.size;
+  }
+  LABBOOK_RETURN_IF_ERROR(transaction.Commit());
+  return report;
 }
 
 }  // namespace labbook::track::sqlite
