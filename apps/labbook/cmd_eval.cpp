@@ -1,18 +1,23 @@
 // `labbook eval`: every classification metric of a predictions CSV, as tables, JSON and plots.
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "commands.hpp"
 #include "core/status_macros.hpp"
 #include "labbook/dataset.hpp"
 #include "labbook/metrics.hpp"
+#include "metrics/curves.hpp"
 #include "output.hpp"
 #include "report/plot.hpp"
 #include "report/text_table.hpp"
@@ -88,12 +93,6 @@ std::string Num(double value, int decimals = 4) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
   return buf;
-}
-
-std::vector<double> Column(std::span<const double> probabilities, int num_classes, int k) {
-  std::vector<double> column(probabilities.size() / num_classes);
-  for (size_t i = 0; i < column.size(); ++i) column[i] = probabilities[i * num_classes + k];
-  return column;
 }
 
 nlohmann::json ScoresJson(double precision, double recall, double f1) {
@@ -303,8 +302,31 @@ Status PrintReport(const std::string& path, const metrics::EvaluationReport& rep
   return Status::Ok();
 }
 
+// Renders the plots on up to hardware_concurrency() threads (rendering is independent per plot),
+// then writes them in order as path_stem.png and .svg; the first error in that order wins.
+Status RenderAndWrite(const std::vector<std::function<Result<report::RenderedPlot>()>>& renders,
+                      const std::vector<std::string>& stems) {
+  std::vector<std::optional<Result<report::RenderedPlot>>> plots(renders.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < renders.size(); i = next++) plots[i] = renders[i]();
+  };
+  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, renders.size());
+  std::vector<std::thread> workers;
+  for (size_t t = 1; t < threads; ++t) workers.emplace_back(work);
+  work();
+  for (std::thread& w : workers) w.join();
+  for (size_t i = 0; i < plots.size(); ++i) {
+    if (!plots[i]->ok()) return plots[i]->status();
+    LABBOOK_RETURN_IF_ERROR(report::WriteRenderedPlot(**plots[i], stems[i]));
+  }
+  return Status::Ok();
+}
+
+// `curves` come from EvaluateWithCurves, thinned to what a plot shows; they are moved from.
 Status WritePlots(const metrics::EvaluationReport& report, const PredictionTable& table,
-                  const std::vector<std::string>& names, const std::string& out) {
+                  metrics::OneVsRestCurves& curves, const std::vector<std::string>& names,
+                  const std::string& out) {
   const int k_classes = report.num_classes;
   report::HeatmapSpec counts;
   counts.title = "Confusion matrix";
@@ -315,7 +337,6 @@ Status WritePlots(const metrics::EvaluationReport& report, const PredictionTable
     counts.annotations.push_back(std::to_string(v));
   }
   counts.colour_bar_label = "Samples";
-  LABBOOK_RETURN_IF_ERROR(report::WritePlot(counts, out + "/confusion_matrix"));
 
   report::HeatmapSpec normalized = counts;
   normalized.title = "Confusion matrix, normalised by true class (recall on the diagonal)";
@@ -325,10 +346,11 @@ Status WritePlots(const metrics::EvaluationReport& report, const PredictionTable
   normalized.colour_min = 0.0;
   normalized.colour_max = 1.0;
   normalized.colour_bar_label = "Share of the true class";
-  LABBOOK_RETURN_IF_ERROR(report::WritePlot(normalized, out + "/confusion_matrix_normalized"));
-
-  if (!table.has_probabilities) return Status::Ok();
-  std::span<const double> probabilities(table.probabilities);
+  if (!table.has_probabilities) {
+    return RenderAndWrite({[&] { return report::RenderPlot(counts); },
+                           [&] { return report::RenderPlot(normalized); }},
+                          {out + "/confusion_matrix", out + "/confusion_matrix_normalized"});
+  }
   report::LineChartSpec roc;
   roc.title = "ROC curves, one class against the rest";
   roc.x_label = "False positive rate";
@@ -348,23 +370,18 @@ Status WritePlots(const metrics::EvaluationReport& report, const PredictionTable
   pr.y_min = 0.0;
   pr.y_max = 1.05;
   pr.legend = report::LegendPosition::kLowerLeft;
+  const auto& ovr = *report.one_vs_rest;
   for (int k = 0; k < k_classes; ++k) {
-    std::vector<double> scores = Column(probabilities, k_classes, k);
-    const auto& ovr = *report.one_vs_rest;
-    LABBOOK_ASSIGN_OR_RETURN(metrics::RocCurve roc_curve,
-                             metrics::ComputeRocCurve(table.labels, scores, k));
     report::LineSeries roc_line;
     roc_line.name = names[k] + " (AUC " + Num(ovr.auroc[k], 3) + ")";
-    roc_line.x = std::move(roc_curve.fpr);
-    roc_line.y = std::move(roc_curve.tpr);
+    roc_line.x = std::move(curves.roc[k].fpr);
+    roc_line.y = std::move(curves.roc[k].tpr);
     roc.series.push_back(std::move(roc_line));
 
-    LABBOOK_ASSIGN_OR_RETURN(metrics::PrecisionRecallCurve pr_curve,
-                             metrics::ComputePrecisionRecallCurve(table.labels, scores, k));
     report::LineSeries pr_line;
     pr_line.name = names[k] + " (AP " + Num(ovr.average_precision[k], 3) + ")";
-    pr_line.x = std::move(pr_curve.recall);
-    pr_line.y = std::move(pr_curve.precision);
+    pr_line.x = std::move(curves.pr[k].recall);
+    pr_line.y = std::move(curves.pr[k].precision);
     pr_line.step = true;
     pr.series.push_back(std::move(pr_line));
   }
@@ -372,9 +389,10 @@ Status WritePlots(const metrics::EvaluationReport& report, const PredictionTable
     roc.legend = report::LegendPosition::kOutsideRight;
     pr.legend = report::LegendPosition::kOutsideRight;
   }
-  LABBOOK_RETURN_IF_ERROR(report::WritePlot(roc, out + "/roc"));
-  LABBOOK_RETURN_IF_ERROR(report::WritePlot(pr, out + "/pr"));
-  return Status::Ok();
+  return RenderAndWrite(
+      {[&] { return report::RenderPlot(counts); }, [&] { return report::RenderPlot(normalized); },
+       [&] { return report::RenderPlot(roc); }, [&] { return report::RenderPlot(pr); }},
+      {out + "/confusion_matrix", out + "/confusion_matrix_normalized", out + "/roc", out + "/pr"});
 }
 
 Status RunEval(const EvalOptions& options, bool colour) {
@@ -384,9 +402,14 @@ Status RunEval(const EvalOptions& options, bool colour) {
   }
   LABBOOK_ASSIGN_OR_RETURN(std::vector<std::string> names,
                            ResolveClassNames(options, table.num_classes));
+  // The curves for the plots come from the one-vs-rest pass's own sorts, thinned to a few
+  // thousand points a curve: a million samples then draw as fast as a thousand.
+  metrics::OneVsRestCurves curves;
   LABBOOK_ASSIGN_OR_RETURN(
       metrics::EvaluationReport report,
-      metrics::Evaluate(table.labels, table.predicted, table.probabilities, table.num_classes));
+      metrics::EvaluateWithCurves(table.labels, table.predicted, table.probabilities,
+                                  table.num_classes, metrics::CurveThinning{},
+                                  options.no_plots ? nullptr : &curves));
 
   std::vector<metrics::ThresholdRow> tradeoff;
   int tradeoff_class = -1;
@@ -410,7 +433,7 @@ Status RunEval(const EvalOptions& options, bool colour) {
       options.out.empty() ? "labbook-out/eval-" + FileStem(options.predictions) : options.out;
   LABBOOK_RETURN_IF_ERROR(EnsureDirectory(out));
   LABBOOK_RETURN_IF_ERROR(WriteTextFile(out + "/metrics.json", json.dump(2) + "\n"));
-  if (!options.no_plots) LABBOOK_RETURN_IF_ERROR(WritePlots(report, table, names, out));
+  if (!options.no_plots) LABBOOK_RETURN_IF_ERROR(WritePlots(report, table, curves, names, out));
 
   if (options.json) {
     std::printf("%s\n", json.dump(2).c_str());

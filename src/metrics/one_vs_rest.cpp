@@ -1,7 +1,8 @@
 // One-vs-rest AUROC and average precision of every class, and the threshold trade-off table.
 //
 // Threads take classes one at a time: copy the class's column as sort keys, positives (labels ==
-// class) apart from negatives, radix-sort both and walk them once for AUROC and AP together.
+// class) apart from negatives, radix-sort both and walk them once for AUROC and AP together, and
+// once more for the thinned curves when `labbook eval` draws them.
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -11,6 +12,7 @@
 
 #include "core/status_macros.hpp"
 #include "labbook/metrics.hpp"
+#include "metrics/curves.hpp"
 #include "metrics/key_buffer.hpp"
 #include "metrics/radix_sort.hpp"
 #include "metrics/ranking_core.hpp"
@@ -52,9 +54,12 @@ void Average(const std::vector<double>& values, const std::vector<int64_t>& supp
 
 }  // namespace
 
-Result<OneVsRestReport> ComputeOneVsRest(std::span<const int32_t> labels,
-                                         std::span<const double> probabilities, int32_t num_classes,
-                                         int num_threads) {
+namespace internal {
+
+Result<OneVsRestReport> OneVsRest(std::span<const int32_t> labels,
+                                  std::span<const double> probabilities, int32_t num_classes,
+                                  int num_threads, const CurveThinning& thinning,
+                                  OneVsRestCurves* curves) {
   LABBOOK_RETURN_IF_ERROR(internal::CheckNumClasses(num_classes));
   LABBOOK_RETURN_IF_ERROR(internal::CheckNotEmpty(labels.size()));
   LABBOOK_RETURN_IF_ERROR(
@@ -73,6 +78,10 @@ Result<OneVsRestReport> ComputeOneVsRest(std::span<const int32_t> labels,
   report.auroc.assign(k, kNaN);
   report.average_precision.assign(k, kNaN);
   report.issues.assign(k, RankingIssue::kNone);
+  if (curves != nullptr) {
+    curves->roc.assign(k, RocCurve{});
+    curves->pr.assign(k, PrecisionRecallCurve{});
+  }
 
   std::atomic<size_t> next_class{0};
   std::atomic<bool> out_of_memory{false};
@@ -112,6 +121,10 @@ Result<OneVsRestReport> ComputeOneVsRest(std::span<const int32_t> labels,
           internal::RadixSortKeys(keys.data() + num_pos, scratch.data() + num_pos, n - num_pos);
       const internal::RankingPair pair =
           internal::AurocAndAveragePrecision({sorted_pos, num_pos}, {sorted_neg, n - num_pos});
+      if (curves != nullptr) {
+        internal::BuildThinnedCurves({sorted_pos, num_pos}, {sorted_neg, n - num_pos}, thinning,
+                                     &curves->roc[c], &curves->pr[c]);
+      }
       report.auroc[c] = pair.auroc;
       report.average_precision[c] = pair.average_precision;
       if (num_pos == 0) {
@@ -130,6 +143,15 @@ Result<OneVsRestReport> ComputeOneVsRest(std::span<const int32_t> labels,
   Average(report.average_precision, report.support, &report.average_precision_macro,
           &report.average_precision_weighted);
   return report;
+}
+
+}  // namespace internal
+
+Result<OneVsRestReport> ComputeOneVsRest(std::span<const int32_t> labels,
+                                         std::span<const double> probabilities, int32_t num_classes,
+                                         int num_threads) {
+  return internal::OneVsRest(labels, probabilities, num_classes, num_threads, CurveThinning{},
+                             nullptr);
 }
 
 Result<std::vector<ThresholdRow>> PrecisionRecallAtThresholds(std::span<const int32_t> labels,

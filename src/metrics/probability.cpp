@@ -2,9 +2,12 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <thread>
+#include <vector>
 
 #include "core/status_macros.hpp"
 #include "labbook/metrics.hpp"
+#include "metrics/probability.hpp"
 #include "metrics/validation.hpp"
 
 namespace labbook::metrics {
@@ -42,52 +45,93 @@ double NumpyRowSum(const double* v, size_t n) {
   return v[0] + rest;
 }
 
+// Rows below this many per thread are not worth one.
+constexpr size_t kRowsPerThread = 65536;
+
+// Runs fn(t, begin, end) for the `threads` contiguous slices of rows 0..n, one per thread (the
+// caller's included); slice t starts at t * n / threads.
+template <typename Fn>
+void RunOnRowSlices(int threads, size_t n, Fn&& fn) {
+  auto slice = [&](int t) {
+    const auto count = static_cast<size_t>(threads);
+    fn(t, n * static_cast<size_t>(t) / count, n * static_cast<size_t>(t + 1) / count);
+  };
+  std::vector<std::thread> workers;
+  for (int t = 1; t < threads; ++t) workers.emplace_back(slice, t);
+  slice(0);
+  for (std::thread& w : workers) w.join();
+}
+
 }  // namespace
 
-Result<double> LogLoss(std::span<const int32_t> labels, std::span<const double> probabilities,
-                       int32_t num_classes) {
-  LABBOOK_RETURN_IF_ERROR(CheckProbabilityInputs(labels, probabilities, num_classes));
+namespace internal {
+
+double LogLossOfChecked(std::span<const int32_t> labels, std::span<const double> probabilities,
+                        int32_t num_classes, int num_threads) {
   constexpr double kEps = std::numeric_limits<double>::epsilon();
+  const size_t n = labels.size();
   const auto k = static_cast<size_t>(num_classes);
-  std::vector<double> row(k);
+  // The per-sample losses are independent, so threads compute them over slices of the rows; the
+  // sum then runs in one thread in row order, so the result does not depend on the threads.
+  std::vector<double> losses(n);
+  const int threads = n < kRowsPerThread
+                          ? 1
+                          : std::clamp<int>(num_threads, 1, static_cast<int>(n / kRowsPerThread));
+  RunOnRowSlices(threads, n, [&](int t, size_t begin, size_t end) {
+    static_cast<void>(t);
+    std::vector<double> row(k);
+    for (size_t i = begin; i < end; ++i) {
+      for (size_t c = 0; c < k; ++c) row[c] = std::clamp(probabilities[i * k + c], kEps, 1 - kEps);
+      losses[i] = -std::log(row[static_cast<size_t>(labels[i])] / NumpyRowSum(row.data(), k));
+    }
+  });
   // Compensated summation of the per-sample losses (numpy sums pairwise; both are far inside
   // 1e-12 of the exact mean).
   double sum = 0.0;
   double compensation = 0.0;
-  for (size_t i = 0; i < labels.size(); ++i) {
-    for (size_t c = 0; c < k; ++c) row[c] = std::clamp(probabilities[i * k + c], kEps, 1 - kEps);
-    const double loss = -std::log(row[static_cast<size_t>(labels[i])] / NumpyRowSum(row.data(), k));
+  for (double loss : losses) {
     const double t = sum + loss;
     compensation += std::fabs(sum) >= std::fabs(loss) ? (sum - t) + loss : (loss - t) + sum;
     sum = t;
   }
-  return (sum + compensation) / static_cast<double>(labels.size());
+  return (sum + compensation) / static_cast<double>(n);
 }
 
-Result<double> TopKAccuracy(std::span<const int32_t> labels, std::span<const double> probabilities,
-                            int32_t num_classes, int32_t k) {
-  LABBOOK_RETURN_IF_ERROR(CheckProbabilityInputs(labels, probabilities, num_classes));
-  if (k < 1) return InvalidArgument("k = " + std::to_string(k) + " must be at least 1");
+std::vector<double> TopKAccuraciesOfChecked(std::span<const int32_t> labels,
+                                            std::span<const double> probabilities,
+                                            int32_t num_classes, std::span<const int32_t> ks,
+                                            int num_threads) {
   const size_t n = labels.size();
   const auto width = static_cast<size_t>(num_classes);
-  int64_t hits = 0;
+  std::vector<double> accuracies(ks.size());
   if (num_classes == 2) {
     // sklearn's binary branch: only the scores of class 1 count.
-    if (k >= 2) return 1.0;
     bool in_unit_interval = true;
     for (size_t i = 0; i < n; ++i) {
       const double s = probabilities[i * 2 + 1];
       in_unit_interval &= s >= 0.0 && s <= 1.0;
     }
     const double threshold = in_unit_interval ? 0.5 : 0.0;
+    int64_t hits = 0;
     for (size_t i = 0; i < n; ++i) {
       const int32_t predicted = probabilities[i * 2 + 1] > threshold ? 1 : 0;
       hits += predicted == labels[i];
     }
-  } else {
-    // The label's rank in sklearn's order (score descending, ties by class id descending) is
-    // the number of classes ahead of it.
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t j = 0; j < ks.size(); ++j) {
+      accuracies[j] = ks[j] >= 2 ? 1.0 : static_cast<double>(hits) / static_cast<double>(n);
+    }
+    return accuracies;
+  }
+  // The label's rank in sklearn's order (score descending, ties by class id descending) is the
+  // number of classes ahead of it; one pass counts it for every k, threads over slices of rows
+  // (integer counts, so the split changes nothing).
+  const int threads = n < kRowsPerThread
+                          ? 1
+                          : std::clamp<int>(num_threads, 1, static_cast<int>(n / kRowsPerThread));
+  std::vector<std::vector<int64_t>> ahead_counts(static_cast<size_t>(threads));
+  RunOnRowSlices(threads, n, [&](int t, size_t begin, size_t end) {
+    std::vector<int64_t> counts(width + 1, 0);
+    for (size_t i = begin; i < end; ++i) {
       const double* row = probabilities.data() + i * width;
       const auto label = static_cast<size_t>(labels[i]);
       const double own = row[label];
@@ -95,10 +139,36 @@ Result<double> TopKAccuracy(std::span<const int32_t> labels, std::span<const dou
       for (size_t c = 0; c < width; ++c) {
         ahead += row[c] > own || (row[c] == own && c > label);
       }
-      hits += ahead < k;
+      ++counts[static_cast<size_t>(ahead)];
     }
+    ahead_counts[static_cast<size_t>(t)] = std::move(counts);
+  });
+  for (size_t j = 0; j < ks.size(); ++j) {
+    int64_t hits = 0;
+    for (const std::vector<int64_t>& counts : ahead_counts) {
+      for (size_t a = 0; a < counts.size() && static_cast<int64_t>(a) < ks[j]; ++a) {
+        hits += counts[a];
+      }
+    }
+    accuracies[j] = static_cast<double>(hits) / static_cast<double>(n);
   }
-  return static_cast<double>(hits) / static_cast<double>(n);
+  return accuracies;
+}
+
+}  // namespace internal
+
+Result<double> LogLoss(std::span<const int32_t> labels, std::span<const double> probabilities,
+                       int32_t num_classes) {
+  LABBOOK_RETURN_IF_ERROR(CheckProbabilityInputs(labels, probabilities, num_classes));
+  return internal::LogLossOfChecked(labels, probabilities, num_classes, 1);
+}
+
+Result<double> TopKAccuracy(std::span<const int32_t> labels, std::span<const double> probabilities,
+                            int32_t num_classes, int32_t k) {
+  LABBOOK_RETURN_IF_ERROR(CheckProbabilityInputs(labels, probabilities, num_classes));
+  if (k < 1) return InvalidArgument("k = " + std::to_string(k) + " must be at least 1");
+  const int32_t ks[] = {k};
+  return internal::TopKAccuraciesOfChecked(labels, probabilities, num_classes, ks, 1)[0];
 }
 
 }  // namespace labbook::metrics

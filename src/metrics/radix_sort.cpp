@@ -18,20 +18,23 @@ constexpr size_t kComparisonSortBelow = 256;
 constexpr size_t kInCacheKeys = size_t{1} << 16;
 // The most-significant-digit pass spreads the keys over this many buckets, cut from a histogram
 // of this many top bits.
-constexpr size_t kMsdBuckets = 2048;
+constexpr size_t kMsdBuckets = 256;
 constexpr int kMsdHistogramBits = 16;
+// Runs of keys that agree on every radix-sorted bit and are at most this long are finished by
+// insertion sort, longer ones by std::sort.
+constexpr size_t kInsertionSortRun = 32;
 
-// LSD radix sort of keys that agree on every bit at or above kDigits * kDigitBits. Digits that
-// are the same in every key are skipped. Returns from or to, whichever holds the result.
+// LSD radix sort on bits [low, low + kDigits * kDigitBits) of the keys. Digits that are the same
+// in every key are skipped. Returns from or to, whichever holds the result.
 template <int kDigits>
-uint64_t* LsdSortDigits(uint64_t* from, uint64_t* to, size_t n) {
+uint64_t* LsdSortDigits(uint64_t* from, uint64_t* to, size_t n, int low) {
   std::array<std::array<uint32_t, kBuckets>, kDigits> counts{};
   for (size_t i = 0; i < n; ++i) {
-    const uint64_t key = from[i];
+    const uint64_t key = from[i] >> low;
     for (int d = 0; d < kDigits; ++d) ++counts[d][(key >> (d * kDigitBits)) & kDigitMask];
   }
   for (int d = 0; d < kDigits; ++d) {
-    const int shift = d * kDigitBits;
+    const int shift = low + d * kDigitBits;
     auto& count = counts[d];
     if (count[(from[0] >> shift) & kDigitMask] == n) continue;
     uint32_t sum = 0;
@@ -49,32 +52,63 @@ uint64_t* LsdSortDigits(uint64_t* from, uint64_t* to, size_t n) {
   return from;
 }
 
-// LSD radix sort of keys that agree on every bit at or above `bits`.
-uint64_t* LsdSort(uint64_t* from, uint64_t* to, size_t n, int bits) {
-  switch ((bits + kDigitBits - 1) / kDigitBits) {
+uint64_t* LsdSort(uint64_t* from, uint64_t* to, size_t n, int low, int digits) {
+  switch (digits) {
     case 1:
-      return LsdSortDigits<1>(from, to, n);
+      return LsdSortDigits<1>(from, to, n, low);
     case 2:
-      return LsdSortDigits<2>(from, to, n);
+      return LsdSortDigits<2>(from, to, n, low);
     case 3:
-      return LsdSortDigits<3>(from, to, n);
+      return LsdSortDigits<3>(from, to, n, low);
     case 4:
-      return LsdSortDigits<4>(from, to, n);
+      return LsdSortDigits<4>(from, to, n, low);
     case 5:
-      return LsdSortDigits<5>(from, to, n);
+      return LsdSortDigits<5>(from, to, n, low);
     default:
-      return LsdSortDigits<6>(from, to, n);
+      return LsdSortDigits<6>(from, to, n, low);
   }
 }
 
-// Sorts keys[0..n) in place, using scratch[0..n).
-void SortInPlace(uint64_t* keys, uint64_t* scratch, size_t n) {
-  const uint64_t* sorted = RadixSortKeys(keys, scratch, n);
-  if (sorted != keys) std::memcpy(keys, sorted, n * sizeof(uint64_t));
+// Finishes keys sorted on their bits at and above `low`: each run that agrees on those bits is
+// sorted on the rest. Scores rarely differ only below `low`, so runs are short or ties.
+void SortRunsBelow(uint64_t* keys, size_t n, int low) {
+  for (size_t i = 0; i < n;) {
+    const uint64_t prefix = keys[i] >> low;
+    size_t j = i + 1;
+    while (j < n && keys[j] >> low == prefix) ++j;
+    if (j - i > 1) {
+      if (j - i <= kInsertionSortRun) {
+        for (size_t a = i + 1; a < j; ++a) {
+          const uint64_t key = keys[a];
+          size_t b = a;
+          for (; b > i && keys[b - 1] > key; --b) keys[b] = keys[b - 1];
+          keys[b] = key;
+        }
+      } else if (!std::is_sorted(keys + i, keys + j)) {
+        std::sort(keys + i, keys + j);
+      }
+    }
+    i = j;
+  }
 }
 
+// Sorts keys[0..n) that fit in cache and agree on every bit at or above `bits`: LSD passes over
+// at most `max_digits` digits of the top varying bits, then SortRunsBelow for the bits left.
+uint64_t* SortInCache(uint64_t* keys, uint64_t* scratch, size_t n, int bits, int max_digits) {
+  const int digits = std::min((bits + kDigitBits - 1) / kDigitBits, max_digits);
+  const int low = std::max(bits - digits * kDigitBits, 0);
+  uint64_t* sorted = LsdSort(keys, scratch, n, low, digits);
+  if (low > 0) SortRunsBelow(sorted, n, low);
+  return sorted;
+}
+
+// The digits an in-cache sort takes before finishing runs by comparison: two (22 bits) for the
+// buckets of the MSD pass, which leave few keys to tell apart, three for larger arrays.
+int MaxDigitsFor(size_t n) { return n <= kInCacheKeys / 8 ? 2 : 3; }
+
 // One most-significant-digit pass moves the keys into about kMsdBuckets buckets of similar size,
-// which are then sorted one by one while they sit in cache. Scores are far from uniform (most
+// which are then sorted one by one while they sit in cache (few buckets keep the scatter's write
+// streams few; each bucket's own sort is cheap whatever its size, as it stops after two digits). Scores are far from uniform (most
 // probabilities share a few exponents), so buckets are not single digit values: a histogram of
 // the top 16 varying bits is cut into runs of digits that hold about n / kMsdBuckets keys each.
 uint64_t* MsdSort(uint64_t* keys, uint64_t* scratch, size_t n, int bits) {
@@ -110,7 +144,10 @@ uint64_t* MsdSort(uint64_t* keys, uint64_t* scratch, size_t n, int bits) {
   }
   for (size_t b = 0; b + 1 < start.size(); ++b) {
     const size_t size = start[b + 1] - start[b];
-    if (size > 1) SortInPlace(scratch + start[b], keys + start[b], size);
+    if (size <= 1) continue;
+    uint64_t* bucket = scratch + start[b];
+    const uint64_t* sorted = RadixSortKeys(bucket, keys + start[b], size);
+    if (sorted != bucket) std::memcpy(bucket, sorted, size * sizeof(uint64_t));
   }
   return scratch;
 }
@@ -128,7 +165,7 @@ uint64_t* RadixSortKeys(uint64_t* keys, uint64_t* scratch, size_t n) {
   for (size_t i = 0; i < n; ++i) varying |= keys[i] ^ first;
   if (varying == 0) return keys;
   const int bits = 64 - std::countl_zero(varying);
-  if (n <= kInCacheKeys) return LsdSort(keys, scratch, n, bits);
+  if (n <= kInCacheKeys) return SortInCache(keys, scratch, n, bits, MaxDigitsFor(n));
   return MsdSort(keys, scratch, n, bits);
 }
 

@@ -22,10 +22,12 @@ inline double ValueOfKey(uint64_t key) {
   return std::bit_cast<double>(bits);
 }
 
-// Sorts keys[0..n) ascending. Only the bits that vary between keys are sorted on: small arrays
-// take LSD radix passes of 11-bit digits; large ones first take one MSD pass into about 2048
-// buckets of similar size, then each bucket is LSD-sorted while it is in cache. scratch must
-// hold n keys. Returns the array that holds the sorted keys: keys or scratch.
+// Sorts keys[0..n) ascending. Only the bits that vary between keys are sorted on: arrays that fit
+// in cache take LSD radix passes of 11-bit digits over their top two or three varying digits, then
+// each run of keys that agree on those is finished by comparison (scores that differ only further
+// down are rare, and ties need nothing); large arrays first take one MSD pass into about 256
+// buckets of similar size, each then sorted that way while it is in cache. scratch must hold n
+// keys. Returns the array that holds the sorted keys: keys or scratch.
 uint64_t* RadixSortKeys(uint64_t* keys, uint64_t* scratch, size_t n);
 
 }  // namespace labbook::metrics::internal

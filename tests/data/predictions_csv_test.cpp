@@ -3,12 +3,19 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <bit>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <random>
+#include <string>
+#include <vector>
 
+#include "data/predictions_csv.hpp"
 #include "data_test_util.hpp"
 #include "labbook/dataset.hpp"
 
@@ -272,6 +279,194 @@ TEST_F(DataPredictionsCsvTest, ParsesAQuarterMillionRowsQuickly) {
   const double megabytes = static_cast<double>(std::filesystem::file_size(path_)) / 1e6;
   RecordProperty("csv_megabytes_per_second", std::to_string(megabytes / seconds));
   std::printf("parsed %.1f MB in %.3f s: %.0f MB/s\n", megabytes, seconds, megabytes / seconds);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The parallel parse: chunks cut at line ends must give the single-threaded result, bit for bit,
+// and the message of the first bad field in the file.
+// ---------------------------------------------------------------------------------------------
+
+// `rows` rows of a 3-class table in the given dialect. Fields take every form the reader accepts:
+// pandas' "%.6f", shortest round-trip forms, exponents, ".5", leading zeros, exactly 0 and 1.
+std::string CsvText(int rows, bool crlf, bool bom, bool final_newline, int blank_tail,
+                    uint32_t seed) {
+  static const char* const kForms[] = {"0.047799", "0.1",      "1",      "0",
+                                       "1.000000", ".5",       "5e-1",   "0.33333333333333331",
+                                       "2.5E-3",   "0.000001", "007e-3", "0.9999999999999999"};
+  std::mt19937 rng(seed);
+  const std::string eol = crlf ? "\r\n" : "\n";
+  std::string text = bom ? "\xEF\xBB\xBF" : "";
+  text += "index,label,predicted,p_0,p_1,p_2";
+  for (int r = 0; r < rows; ++r) {
+    text += eol + std::to_string(r * 13 + static_cast<int>(rng() % 5)) + "," +
+            std::to_string(rng() % 3) + "," + (rng() % 4 == 0 ? "0002" : std::to_string(rng() % 3));
+    for (int k = 0; k < 3; ++k) text += std::string(",") + kForms[rng() % std::size(kForms)];
+  }
+  if (final_newline || blank_tail > 0) text += eol;
+  for (int b = 0; b < blank_tail; ++b) text += eol;
+  return text;
+}
+
+void ExpectSameTable(const PredictionTable& a, const PredictionTable& b, const std::string& what) {
+  EXPECT_EQ(a.index, b.index) << what;
+  EXPECT_EQ(a.labels, b.labels) << what;
+  EXPECT_EQ(a.predicted, b.predicted) << what;
+  EXPECT_EQ(a.num_classes, b.num_classes) << what;
+  EXPECT_EQ(a.has_probabilities, b.has_probabilities) << what;
+  ASSERT_EQ(a.probabilities.size(), b.probabilities.size()) << what;
+  for (size_t i = 0; i < a.probabilities.size(); ++i) {
+    // Bit for bit: the short decimal path must round exactly as from_chars.
+    ASSERT_EQ(std::bit_cast<uint64_t>(a.probabilities[i]),
+              std::bit_cast<uint64_t>(b.probabilities[i]))
+        << what << " value " << i;
+  }
+}
+
+TEST_F(DataPredictionsCsvTest, WriterFormatsInParallelExactlyAsRowByRow) {
+  // Enough rows for several rounds of several threads' slices; the file must be the row-by-row
+  // text, byte for byte.
+  const PredictionTable table = RandomTable(40000, 10, 9);
+  ASSERT_TRUE(WritePredictionsCsv(path_, table).ok());
+  std::string expected = "index,label,predicted";
+  for (int k = 0; k < 10; ++k) expected += ",p_" + std::to_string(k);
+  expected += "\n";
+  char buffer[64];
+  auto append = [&](auto value) {
+    expected.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, value).ptr);
+  };
+  for (size_t i = 0; i < table.index.size(); ++i) {
+    append(table.index[i]);
+    expected += ',';
+    append(table.labels[i]);
+    expected += ',';
+    append(table.predicted[i]);
+    for (int k = 0; k < 10; ++k) {
+      expected += ',';
+      append(table.probabilities[i * 10 + static_cast<size_t>(k)]);
+    }
+    expected += '\n';
+  }
+  std::ifstream in(path_, std::ios::binary);
+  const std::string written((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(written.size(), expected.size());
+  EXPECT_TRUE(written == expected);
+}
+
+TEST_F(DataPredictionsCsvTest, ParallelParseMatchesOneThreadAtEverySplit) {
+  // With one byte a thread at least, every thread count cuts the rows somewhere else; small row
+  // counts put cuts on every line, in empty chunks and at the very end.
+  int compared = 0;
+  for (int rows : {0, 1, 2, 3, 5, 8, 13, 31, 64, 200}) {
+    for (int dialect = 0; dialect < 6; ++dialect) {
+      const bool crlf = dialect % 2 == 1;
+      const bool bom = dialect == 2 || dialect == 5;
+      const bool final_newline = dialect != 3;
+      const int blank_tail = dialect >= 4 ? 3 : 0;
+      const std::string text =
+          CsvText(rows, crlf, bom, final_newline, blank_tail, rows * 7 + dialect);
+      Result<PredictionTable> one = data::ParsePredictionsCsv(path_, text, {1, 1});
+      ASSERT_TRUE(one.ok()) << one.status().ToString() << "\n" << text;
+      ASSERT_EQ(one->labels.size(), static_cast<size_t>(rows));
+      for (int threads : {2, 3, 4, 7, 16, 64}) {
+        Result<PredictionTable> many = data::ParsePredictionsCsv(path_, text, {threads, 1});
+        ASSERT_TRUE(many.ok()) << many.status().ToString();
+        ExpectSameTable(*one, *many,
+                        "rows " + std::to_string(rows) + " dialect " + std::to_string(dialect) +
+                            " threads " + std::to_string(threads));
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(compared, 10 * 6 * 6);
+}
+
+TEST_F(DataPredictionsCsvTest, ShortDecimalsRoundExactlyAsFromChars) {
+  // Mantissas up to 2^53 and up to 18 digits take the short path; all must match from_chars.
+  std::mt19937_64 rng(11);
+  std::string text = "index,label,predicted,p_0\n";
+  std::vector<double> expected;
+  for (int i = 0; i < 20000; ++i) {
+    const int decimals = 1 + static_cast<int>(rng() % 17);
+    std::string digits = "0.";
+    for (int d = 0; d < decimals; ++d) digits += static_cast<char>('0' + rng() % 10);
+    if (i % 1000 == 0) digits = "1." + std::string(static_cast<size_t>(decimals), '0');
+    double value = 0;
+    std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    expected.push_back(value);
+    text += std::to_string(i) + ",0,0," + digits + "\n";
+  }
+  Result<PredictionTable> table = data::ParsePredictionsCsv(path_, text, {2, 1});
+  ASSERT_TRUE(table.ok()) << table.status().ToString();
+  ASSERT_EQ(table->probabilities.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    ASSERT_EQ(std::bit_cast<uint64_t>(table->probabilities[i]),
+              std::bit_cast<uint64_t>(expected[i]))
+        << "row " << i;
+  }
+}
+
+TEST_F(DataPredictionsCsvTest, ParallelParseReportsTheFirstBadFieldInTheFile) {
+  // Bad fields on lines 40 and 170 (and a blank line inside the file on line 260): whatever the
+  // split, the message is line 40's, as the single-threaded parse gives it.
+  std::string text = "index,label,predicted,p_0,p_1\n";
+  for (int line = 2; line <= 300; ++line) {
+    if (line == 40) {
+      text += "38,0,0,0.5,oops\n";
+    } else if (line == 170) {
+      text += "168,x,0,0.5,0.5\n";
+    } else if (line == 260) {
+      text += "\n";
+    } else {
+      text += std::to_string(line - 2) + ",1,0,0.25,0.75\n";
+    }
+  }
+  const std::string first =
+      path_ + ":40: column 5 'p_1': expected a finite probability in [0, 1], got 'oops'";
+  for (int threads : {1, 2, 3, 5, 8, 32, 299}) {
+    Result<PredictionTable> table = data::ParsePredictionsCsv(path_, text, {threads, 1});
+    ASSERT_FALSE(table.ok()) << threads;
+    EXPECT_EQ(table.status().message(), first) << threads << " threads";
+  }
+  // Without line 40's error, line 170's comes first; without both, the blank line's.
+  const size_t bad40 = text.find("38,0,0,0.5,oops");
+  std::string later = text;
+  later.replace(bad40, 15, "38,0,0,0.5,0.50");
+  std::string blank_only = later;
+  blank_only.replace(blank_only.find("168,x"), 5, "168,1");
+  for (int threads : {1, 2, 3, 8, 64}) {
+    Result<PredictionTable> table = data::ParsePredictionsCsv(path_, later, {threads, 1});
+    ASSERT_FALSE(table.ok());
+    EXPECT_EQ(table.status().message(),
+              path_ + ":170: column 2 'label': expected a non-negative integer class id, got 'x'")
+        << threads << " threads";
+    table = data::ParsePredictionsCsv(path_, blank_only, {threads, 1});
+    ASSERT_FALSE(table.ok());
+    EXPECT_EQ(table.status().message(), path_ + ":260: empty line; expected 5 columns")
+        << threads << " threads";
+  }
+}
+
+TEST_F(DataPredictionsCsvTest, LargeFilesReadInParallelAsInOneThread) {
+  // Several MiB, so ReadPredictionsCsv itself splits the file across the machine's threads.
+  std::mt19937 rng(5);
+  std::string text = "index,label,predicted,p_0,p_1,p_2,p_3\r\n";
+  char field[32];
+  for (int r = 0; r < 120000; ++r) {
+    text += std::to_string(r) + "," + std::to_string(rng() % 4) + "," + std::to_string(rng() % 4);
+    for (int k = 0; k < 4; ++k) {
+      std::snprintf(field, sizeof field, ",%.6f", static_cast<double>(rng() % 1000001) / 1e6);
+      text += field;
+    }
+    text += "\r\n";
+  }
+  WriteText(path_, text);
+  Result<PredictionTable> read = ReadPredictionsCsv(path_);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  Result<PredictionTable> one = data::ParsePredictionsCsv(path_, text, {1, 1});
+  ASSERT_TRUE(one.ok());
+  ExpectSameTable(*one, *read, "default options");
+  EXPECT_EQ(read->labels.size(), 120000u);
+  EXPECT_EQ(read->num_classes, 4);
 }
 
 }  // namespace

@@ -76,5 +76,27 @@ TEST(MetricsRadixSortTest, SortsSkewedInputsWithHugeTieGroups) {
   EXPECT_TRUE(std::equal(expected.begin(), expected.end(), sorted));
 }
 
+TEST(MetricsRadixSortTest, FinishesKeysThatDifferOnlyInTheirLowBits) {
+  // The radix passes stop after the top two or three varying digits; keys that agree on those and
+  // differ further down (runs short enough for insertion sort, and long ones for std::sort) must
+  // still come out sorted, in arrays that fit in cache and in ones that take the MSD pass.
+  std::mt19937_64 rng(13);
+  for (size_t n : {3000, 60000, 400000}) {
+    for (uint64_t run_spread : {uint64_t{8}, uint64_t{1000}}) {
+      std::vector<uint64_t> keys(n);
+      for (uint64_t& key : keys) {
+        const uint64_t high = rng() % (n / run_spread + 1);
+        key = (uint64_t{1} << 63) | (high << 36) | (rng() & ((uint64_t{1} << 20) - 1));
+      }
+      std::vector<uint64_t> expected = keys;
+      std::sort(expected.begin(), expected.end());
+      std::vector<uint64_t> scratch(n);
+      const uint64_t* sorted = RadixSortKeys(keys.data(), scratch.data(), n);
+      EXPECT_TRUE(std::equal(expected.begin(), expected.end(), sorted))
+          << "n=" << n << " spread=" << run_spread;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace labbook::metrics::internal
