@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "core/run_on_threads.hpp"
 #include "core/status_macros.hpp"
 #include "labbook/dataset.hpp"
 #include "labbook/metrics.hpp"
@@ -311,11 +312,9 @@ Status RenderAndWrite(const std::vector<std::function<Result<report::RenderedPlo
   auto work = [&] {
     for (size_t i = next++; i < renders.size(); i = next++) plots[i] = renders[i]();
   };
-  const size_t threads = std::clamp<size_t>(std::thread::hardware_concurrency(), 1, renders.size());
-  std::vector<std::thread> workers;
-  for (size_t t = 1; t < threads; ++t) workers.emplace_back(work);
-  work();
-  for (std::thread& w : workers) w.join();
+  const size_t threads =
+      std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), renders.size()));
+  RunOnThreads(static_cast<int>(threads), [&](int) { work(); });
   for (size_t i = 0; i < plots.size(); ++i) {
     if (!plots[i]->ok()) return plots[i]->status();
     LABBOOK_RETURN_IF_ERROR(report::WriteRenderedPlot(**plots[i], stems[i]));

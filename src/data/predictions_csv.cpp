@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #endif
 
+#include "core/run_on_threads.hpp"
 #include "core/status_macros.hpp"
 #include "data/file_io.hpp"
 #include "data/predictions_csv.hpp"
@@ -358,16 +359,6 @@ size_t CountNewlines(const char* begin, const char* end) {
   size_t count = 0;
   for (const char* p = begin; p < end; ++p) count += *p == '\n';
   return count;
-}
-
-// Runs fn(t) for t in 0..threads-1, on threads-1 new threads and the caller's.
-template <typename Fn>
-void RunOnThreads(int threads, Fn&& fn) {
-  std::vector<std::thread> workers;
-  workers.reserve(static_cast<size_t>(threads - 1));
-  for (int t = 1; t < threads; ++t) workers.emplace_back(fn, t);
-  fn(0);
-  for (std::thread& w : workers) w.join();
 }
 
 // Sizes `v` to n elements. The memory is hinted to transparent huge pages first: the zeroing

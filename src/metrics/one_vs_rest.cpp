@@ -10,6 +10,7 @@
 #include <limits>
 #include <thread>
 
+#include "core/run_on_threads.hpp"
 #include "core/status_macros.hpp"
 #include "labbook/metrics.hpp"
 #include "metrics/curves.hpp"
@@ -23,16 +24,6 @@ namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr uint64_t kExponentMask = 0x7ff0000000000000ULL;
-
-// Runs fn(t) for t in 0..threads-1, on threads-1 new threads and the caller's.
-template <typename Fn>
-void RunOnThreads(int threads, Fn&& fn) {
-  std::vector<std::thread> workers;
-  workers.reserve(static_cast<size_t>(threads - 1));
-  for (int t = 1; t < threads; ++t) workers.emplace_back(fn, t);
-  fn(0);
-  for (std::thread& w : workers) w.join();
-}
 
 // Means of the defined (non-NaN) entries, unweighted and weighted by support.
 void Average(const std::vector<double>& values, const std::vector<int64_t>& support, double* macro,

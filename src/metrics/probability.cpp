@@ -5,6 +5,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/run_on_threads.hpp"
 #include "core/status_macros.hpp"
 #include "labbook/metrics.hpp"
 #include "metrics/probability.hpp"
@@ -56,10 +57,7 @@ void RunOnRowSlices(int threads, size_t n, Fn&& fn) {
     const auto count = static_cast<size_t>(threads);
     fn(t, n * static_cast<size_t>(t) / count, n * static_cast<size_t>(t + 1) / count);
   };
-  std::vector<std::thread> workers;
-  for (int t = 1; t < threads; ++t) workers.emplace_back(slice, t);
-  slice(0);
-  for (std::thread& w : workers) w.join();
+  RunOnThreads(threads, slice);
 }
 
 }  // namespace
