@@ -2,6 +2,7 @@
 // test split and writes the model file.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -12,10 +13,12 @@
 
 #include "commands.hpp"
 #include "core/status_macros.hpp"
+#include "distributed/communicator.hpp"
 #include "labbook/dataset.hpp"
 #include "labbook/metrics.hpp"
 #include "output.hpp"
 #include "report/text_table.hpp"
+#include "sweep_trial.hpp"
 #include "track/store.hpp"
 #include "train/model_file.hpp"
 #include "train/progress_bar.hpp"
@@ -23,7 +26,6 @@
 #include "train/train_config.hpp"
 #include "train/trainer.hpp"
 #include "train/training_run.hpp"
-#include "sweep_trial.hpp"
 #include "train_tracking.hpp"
 
 namespace labbook::cli {
@@ -71,7 +73,7 @@ std::string Shape(const ImageSet& set) {
          std::to_string(set.channels);
 }
 
-void PrintPlan(const std::string& config_path, const train::TrainingRun& run) {
+void PrintPlan(const std::string& config_path, const train::TrainingRun& run, int world) {
   const train::TrainConfig& c = run.config;
   const train::TrainOptions& o = c.options;
   int64_t params = 0;
@@ -92,6 +94,11 @@ void PrintPlan(const std::string& config_path, const train::TrainingRun& run) {
               std::string(train::BackendName(c.backend)).c_str(),
               std::string(train::PrecisionName(c.precision)).c_str(), c.threads,
               c.threads == 1 ? "" : "s");
+  if (world > 1) {
+    std::printf("parallel:  %d MPI ranks, each with %d of every batch of %d and %d thread%s\n",
+                world, (o.batch_size + world - 1) / world, o.batch_size, c.threads,
+                c.threads == 1 ? "" : "s");
+  }
   if (run.initial_epoch > 0) {
     std::printf("resuming:  after epoch %d\n", run.initial_epoch);
   }
@@ -147,12 +154,18 @@ Status TrainAndRecord(const TrainCliOptions& options, train::TrainingRun& run, R
   const std::string model_path =
       options.model_out.empty() ? "labbook-out/models/" + stem + ".lbm" : options.model_out;
   const std::string model_dir = std::filesystem::path(model_path).parent_path().string();
-  if (!model_dir.empty()) LABBOOK_RETURN_IF_ERROR(EnsureDirectory(model_dir));
-
+  distributed::Communicator& comm = run.trainer->communicator();
+  // Rank 0 alone talks to the terminal and the store and writes files; the others train.
+  const bool lead = comm.rank() == 0;
+  if (!model_dir.empty() && lead) LABBOOK_RETURN_IF_ERROR(EnsureDirectory(model_dir));
   train::ProgressBar progress(stdout, isatty(STDOUT_FILENO) == 1);
-  run.trainer->AddCallback(&progress);
   TrackingCallback tracking(tracked);
-  run.trainer->AddCallback(&tracking);
+  RankSystemMetricsCallback rank_metrics(comm, tracked);
+  if (lead) {
+    run.trainer->AddCallback(&progress);
+    run.trainer->AddCallback(&tracking);
+  }
+  if (comm.size() > 1) run.trainer->AddCallback(&rank_metrics);
   if (trial != nullptr) {
     trial->Watch(run.trainer.get());
     run.trainer->AddCallback(trial);
@@ -161,6 +174,12 @@ Status TrainAndRecord(const TrainCliOptions& options, train::TrainingRun& run, R
   LABBOOK_ASSIGN_OR_RETURN(train::FitResult fit,
                            run.trainer->Fit(run.train, run.validation, run.initial_epoch));
   const double seconds = train::ProgressBar::SteadySeconds() - start;
+  std::string checksum;
+  if (comm.size() > 1) {
+    // Cheap, and the one proof that the ranks did not drift apart.
+    LABBOOK_ASSIGN_OR_RETURN(checksum, train::AgreedWeightsChecksum(comm, *run.model));
+  }
+  if (!lead) return Status::Ok();
   const int epochs_run = fit.epochs_completed - run.initial_epoch;
   std::printf("\ntrained %d epoch%s in %s", epochs_run, epochs_run == 1 ? "" : "s",
               Seconds(seconds).c_str());
@@ -169,6 +188,25 @@ Status TrainAndRecord(const TrainCliOptions& options, train::TrainingRun& run, R
                 fit.best_epoch + 1, fit.restored_best_weights ? ", its weights restored" : "");
   }
   std::printf("\n\n");
+
+  if (comm.size() > 1) {
+    const train::CommunicationStats stats = run.trainer->communication_stats();
+    const double steps = static_cast<double>(std::max<int64_t>(1, stats.steps));
+    std::printf("weights identical on %d ranks (checksum %s)\n", comm.size(), checksum.c_str());
+    std::printf(
+        "allreduce: %s bytes of gradients per step in %d bucket%s, %.3f ms per step; "
+        "%.3f ms per step for the loss and accuracy\n\n",
+        FormatCount(stats.gradient_bytes_per_step).c_str(), stats.buckets,
+        stats.buckets == 1 ? "" : "s", 1e3 * stats.gradient_seconds / steps,
+        1e3 * stats.metric_seconds / steps);
+    tracked.SetSummary("distributed/world_size", comm.size());
+    tracked.SetSummary("distributed/allreduce_bytes_per_step", stats.gradient_bytes_per_step);
+    tracked.SetSummary("distributed/allreduce_ms_per_step", 1e3 * stats.gradient_seconds / steps);
+    tracked.SetSummary("distributed/allreduce_buckets", stats.buckets);
+    tracked.SetSummary("distributed/metric_allreduce_ms_per_step",
+                       1e3 * stats.metric_seconds / steps);
+    tracked.SetSummary("distributed/batch_size", run.config.options.batch_size);
+  }
 
   LABBOOK_ASSIGN_OR_RETURN(
       train::Evaluation test,
@@ -237,9 +275,24 @@ Result<train::StartFrom> ResolveStart(const TrainCliOptions& options, Run& track
   return start;
 }
 
-Status RunTrain(const TrainCliOptions& options) {
+// One rank's part of `labbook train` (the only one without mpirun). Ranks other than 0 record
+// nothing, read no model file or artifact (rank 0 broadcasts what they need) and print nothing.
+Status RunTrainOnRank(const TrainCliOptions& all_options, distributed::Communicator& comm) {
+  TrainCliOptions options = all_options;
+  const bool lead = comm.rank() == 0;
+  if (!lead) {
+    options.mode = "disabled";
+    options.resume.clear();
+    options.init_from.clear();
+    options.sweep_trial.clear();
+  }
   LABBOOK_ASSIGN_OR_RETURN(train::TrainConfig config,
                            train::LoadTrainConfig(options.config, options.overrides));
+  if (comm.size() > 1) {
+    config.resolved["distributed"] = {{"world_size", comm.size()}};
+    LABBOOK_RETURN_IF_ERROR(
+        distributed::CheckSameOnAllRanks(comm, config.resolved.dump(), "the resolved config"));
+  }
   // A model artifact to start from is the run's business: the run starts first, so that it
   // records the use and downloads the file. Otherwise a config or model file that cannot be
   // used stops the command before any run is recorded.
@@ -257,7 +310,7 @@ Status RunTrain(const TrainCliOptions& options) {
     }
     start = *resolved;
   }
-  Result<train::TrainingRun> prepared = train::PrepareTrainingRun(std::move(config), start);
+  Result<train::TrainingRun> prepared = train::PrepareTrainingRun(std::move(config), start, &comm);
   if (!prepared.ok()) {
     if (early) early->Finish(ExitCodeFor(prepared.status().code())).IgnoreError();
     return prepared.status();
@@ -286,7 +339,7 @@ Status RunTrain(const TrainCliOptions& options) {
     LABBOOK_ASSIGN_OR_RETURN(trial, SweepTrial::Open(options.sweep_trial, tracked.store_uri()));
     LABBOOK_RETURN_IF_ERROR(trial->Attach(tracked));
   }
-  PrintPlan(options.config, run);
+  if (lead) PrintPlan(options.config, run, comm.size());
   if (!from.empty()) {
     std::printf("from:      artifact %s, recorded as used by the run\n", from.c_str());
   }
@@ -314,6 +367,20 @@ Status RunTrain(const TrainCliOptions& options) {
         tracked.store_uri() == track::DefaultStoreUri() ? "" : " --store " + tracked.store_uri();
     std::printf("recorded run %s: labbook runs show %s%s\n", tracked.id().c_str(),
                 tracked.id().c_str(), store.c_str());
+  }
+  return trained;
+}
+
+Status RunTrain(const TrainCliOptions& options) {
+  LABBOOK_ASSIGN_OR_RETURN(std::unique_ptr<distributed::Communicator> world,
+                           distributed::JoinWorld());
+  const Status trained = RunTrainOnRank(options, *world);
+  if (!trained.ok() && world->size() > 1) {
+    // The other ranks may wait in a collective for this one and would hang: end them all.
+    std::fflush(stdout);
+    std::fprintf(stderr, "labbook: error: rank %d of %d: %s\n", world->rank(), world->size(),
+                 trained.message().c_str());
+    world->Abort(ExitCodeFor(trained.code()));
   }
   return trained;
 }

@@ -1,6 +1,7 @@
 #include "train_tracking.hpp"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
@@ -8,13 +9,16 @@
 #include <filesystem>
 #include <string>
 
+#include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <vector>
 
 #include "core/status_macros.hpp"
 #include "labbook/dataset.hpp"
 #include "track/sqlite/blob_store.hpp"
 #include "track/store.hpp"
+#include "train/progress_bar.hpp"
 
 namespace labbook::cli {
 
@@ -43,6 +47,42 @@ void TrackingCallback::OnEpochEnd(int epoch, const train::EpochLogs& logs) {
     run_.Log({{"epoch/val_loss", logs.val_loss}, {"epoch/val_accuracy", logs.val_accuracy}}, step);
   }
   run_.SetSummary("epoch", step);
+}
+
+void RankSystemMetricsCallback::OnEpochBegin(int /*epoch*/) {
+  before_ = track::ReadProcNow();
+  before_seconds_ = train::ProgressBar::SteadySeconds();
+}
+
+void RankSystemMetricsCallback::OnEpochEnd(int epoch, const train::EpochLogs& /*logs*/) {
+  track::ProcReadings now = track::ReadProcNow();
+  now.elapsed_s = train::ProgressBar::SteadySeconds() - before_seconds_;
+  const track::SystemSample sample =
+      track::ComputeSystemSample(before_, now, static_cast<double>(sysconf(_SC_CLK_TCK)),
+                                 static_cast<double>(sysconf(_SC_PAGESIZE)));
+  std::string text;
+  for (const auto& [key, value] : sample) {
+    char line[256];
+    std::snprintf(line, sizeof line, "%s\t%.17g\n", key.c_str(), value);
+    text += line;
+  }
+  Result<std::vector<std::string>> gathered = comm_.Gather(text, 0);
+  if (!gathered.ok()) {
+    // The trainer's next collective fails the same way and ends the run; a warning will do.
+    std::fprintf(stderr, "labbook: warning: rank %d: system metrics not gathered: %s\n",
+                 comm_.rank(), gathered.status().ToString().c_str());
+    return;
+  }
+  for (size_t rank = 1; rank < gathered->size(); ++rank) {
+    std::istringstream lines((*gathered)[rank]);
+    std::string line;
+    while (std::getline(lines, line)) {
+      const size_t tab = line.find('\t');
+      if (tab == std::string::npos || !line.starts_with("system/")) continue;
+      const std::string key = "system/rank" + std::to_string(rank) + "/" + line.substr(7, tab - 7);
+      run_.Log(key, std::strtod(line.c_str() + tab + 1, nullptr), epoch + 1);
+    }
+  }
 }
 
 namespace {

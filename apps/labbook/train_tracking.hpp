@@ -13,8 +13,10 @@
 #include <string>
 #include <vector>
 
+#include "distributed/communicator.hpp"
 #include "labbook/metrics.hpp"
 #include "labbook/run.hpp"
+#include "track/system_metrics.hpp"
 #include "train/trainer.hpp"
 
 namespace labbook::cli {
@@ -37,6 +39,26 @@ class TrackingCallback final : public train::Callback {
  private:
   Run& run_;
   bool has_validation_ = false;
+};
+
+// The system metrics of the other ranks of a data-parallel run. Each rank reads /proc at the
+// start and end of every epoch; at the epoch's end rank 0 gathers the samples (the epoch's
+// averages, as track/system_metrics.hpp computes them) and logs rank i's as
+// "system/rank{i}/<name>" (e.g. system/rank1/process_cpu_percent) at step epoch + 1. Rank 0's
+// own are the run's sampled "system/" metrics. The gather is a collective: every rank must add
+// this callback, and only rank 0's `run` is used.
+class RankSystemMetricsCallback final : public train::Callback {
+ public:
+  RankSystemMetricsCallback(distributed::Communicator& comm, Run& run) : comm_(comm), run_(run) {}
+
+  void OnEpochBegin(int epoch) override;
+  void OnEpochEnd(int epoch, const train::EpochLogs& logs) override;
+
+ private:
+  distributed::Communicator& comm_;
+  Run& run_;
+  track::ProcReadings before_;
+  double before_seconds_ = 0;
 };
 
 // Artifacts and summary of a finished training run. `artifact_name` names the model artifact

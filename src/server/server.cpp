@@ -73,7 +73,13 @@ Result<std::unique_ptr<Server>> Server::Create(ServerOptions options) {
   if (!store.ok()) return store.status().WithContext("--store");
   impl->store = std::move(*store);
   if (!track::IsServerUri(options.store_uri)) {
-    Result<std::unique_ptr<sweep::SweepStore>> sweeps = sweep::OpenSweepStore(options.store_uri);
+    // Sweeps have no PostgreSQL store yet: with one, they are kept in SQLite in the data dir.
+    const bool postgres = options.store_uri.rfind("postgresql://", 0) == 0 ||
+                          options.store_uri.rfind("postgres://", 0) == 0;
+    const std::string sweep_uri =
+        postgres ? "sqlite://" + fs::absolute(options.data_dir / "sweeps.db").string()
+                 : options.store_uri;
+    Result<std::unique_ptr<sweep::SweepStore>> sweeps = sweep::OpenSweepStore(sweep_uri);
     if (!sweeps.ok()) return sweeps.status().WithContext("--store");
     impl->sweeps = std::move(*sweeps);
   }

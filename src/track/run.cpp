@@ -410,7 +410,7 @@ Result<std::string> ResolveStoreUri(const InitOptions& options) {
       if (!options.store.empty()) {
         if (!IsSqliteUri(options.store)) {
           return InvalidArgument("offline mode records to a local SQLite store; store '" +
-                                 options.store + "' is not one");
+                                 RedactedStoreUri(options.store) + "' is not one");
         }
         return options.store;
       }
@@ -452,11 +452,15 @@ Result<Run> StartRun(InitOptions options, std::shared_ptr<RunStore> store,
     LABBOOK_ASSIGN_OR_RETURN(const std::string uri, ResolveStoreUri(options));
     if (options.mode == RunMode::kOnline && IsServerUri(uri)) {
       auto opened = OpenServerStore(uri);
-      if (!opened.ok()) return opened.status().WithContext("cannot open the run store " + uri);
+      if (!opened.ok()) {
+        return opened.status().WithContext("cannot open the run store " + RedactedStoreUri(uri));
+      }
       store = std::move(*opened);
     } else {
       auto opened = OpenStore(uri);
-      if (!opened.ok()) return opened.status().WithContext("cannot open the run store " + uri);
+      if (!opened.ok()) {
+        return opened.status().WithContext("cannot open the run store " + RedactedStoreUri(uri));
+      }
       store = std::move(*opened);
     }
   }

@@ -2,6 +2,7 @@
 
 #include "track/http/credentials.hpp"
 #include "track/http/http_store.hpp"
+#include "track/postgres/postgres_store.hpp"
 #include "track/sqlite/sqlite_store.hpp"
 #include "track/store.hpp"
 
@@ -22,11 +23,17 @@ Result<std::unique_ptr<RunStore>> OpenStore(const std::string& uri) {
     if (!opened.ok()) return opened.status();
     return std::unique_ptr<RunStore>(std::move(*opened));
   }
+  if (scheme == "postgresql" || scheme == "postgres") {
+    return postgres::OpenPostgresRunStore(uri);
+  }
   // The URI is not repeated: an unknown scheme may be a mistyped server URL holding a key.
   return InvalidArgument("store URI has an unknown scheme '" + scheme +
                          "'; known: sqlite:///absolute/path.db, sqlite://relative/path.db, a "
-                         "plain file path, http://host:port or https://host:port");
+                         "plain file path, http://host:port, https://host:port or "
+                         "postgresql://user@host:port/database");
 }
+
+std::string RedactedStoreUri(const std::string& uri) { return postgres::WithoutPassword(uri); }
 
 bool IsServerUri(const std::string& uri) {
   return uri.rfind("http://", 0) == 0 || uri.rfind("https://", 0) == 0;

@@ -1,7 +1,7 @@
-// The one interface every run store implements: the embedded SQLite store (track/sqlite), and
-// later the HTTP client of the server and PostgreSQL. The SDK (track/run.cpp), the command line
-// and the server talk to a RunStore only; tests/track/store_conformance_test.cpp runs the same
-// suite against every implementation.
+// The one interface every run store implements: the embedded SQLite store (track/sqlite), the
+// HTTP client of the server (track/http) and PostgreSQL (track/postgres). The SDK
+// (track/run.cpp), the command line and the server talk to a RunStore only;
+// tests/track_sqlite/store_conformance.hpp runs the same suite against every implementation.
 //
 // Model (W&B's concepts): entity (user or team) > project > run. A run owns its history (step,
 // key, value, wall time; system metrics are history keys under "system/") and the lineage of the
@@ -245,10 +245,16 @@ class RunStore {
 
 // The store named by `uri`: "sqlite:///abs/path.db", "sqlite://rel/path.db" or a plain file path
 // (SQLite); "http://host:port" or "https://host:port" (a `labbook serve`, through
-// track/http/http_store.hpp, with the API key of track/http/credentials.hpp). Other schemes are
+// track/http/http_store.hpp, with the API key of track/http/credentials.hpp);
+// "postgresql://user[:password]@host:port/database" or "postgres://..." (a PostgreSQL database,
+// track/postgres/postgres_store.hpp). Other schemes are
 // kInvalidArgument naming the schemes known. The SQLite store creates its file and parent
 // directory when missing.
 [[nodiscard]] Result<std::unique_ptr<RunStore>> OpenStore(const std::string& uri);
+
+// `uri` as it may be shown in a message or a log: without the password of a
+// "scheme://user:password@host" URI or of a password= parameter.
+std::string RedactedStoreUri(const std::string& uri);
 
 // Whether `uri` names a labbook server (http:// or https://) rather than a local store.
 bool IsServerUri(const std::string& uri);

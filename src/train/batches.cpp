@@ -26,16 +26,34 @@ void ConvertImages(const ImageSet& set, std::span<const int64_t> indices, float*
   }
 }
 
+namespace {
+
+std::vector<int> EqualBatches(int64_t count, int batch_size) {
+  std::vector<int> sizes;
+  for (int64_t begin = 0; begin < count; begin += batch_size) {
+    sizes.push_back(static_cast<int>(std::min<int64_t>(batch_size, count - begin)));
+  }
+  return sizes;
+}
+
+}  // namespace
+
 BatchPipeline::BatchPipeline(const ImageSet& set, std::vector<int64_t> order, int batch_size)
+    : BatchPipeline(set, order, EqualBatches(static_cast<int64_t>(order.size()), batch_size),
+                    batch_size) {}
+
+BatchPipeline::BatchPipeline(const ImageSet& set, std::vector<int64_t> order,
+                             std::vector<int> batch_sizes, int max_batch)
     : set_(set),
       order_(std::move(order)),
-      batch_size_(batch_size),
-      num_batches_(
-          static_cast<int>((static_cast<int64_t>(order_.size()) + batch_size - 1) / batch_size)),
+      max_batch_(max_batch),
+      num_batches_(static_cast<int>(batch_sizes.size())),
       sample_size_(int64_t{set.rows} * set.cols * set.channels) {
+  batch_begin_.push_back(0);
+  for (int size : batch_sizes) batch_begin_.push_back(batch_begin_.back() + size);
   for (Slot& slot : slots_) {
-    slot.pixels.resize(static_cast<size_t>(batch_size_ * sample_size_));
-    slot.labels.resize(static_cast<size_t>(batch_size_));
+    slot.pixels.resize(static_cast<size_t>(max_batch_ * sample_size_));
+    slot.labels.resize(static_cast<size_t>(max_batch_));
   }
   if (num_batches_ > 0) helper_ = std::thread([this] { Produce(); });
 }
@@ -57,8 +75,8 @@ void BatchPipeline::Produce() {
       changed_.wait(lock, [&] { return stop_ || !slot.ready; });
       if (stop_) return;
     }
-    const int64_t begin = int64_t{b} * batch_size_;
-    const int64_t end = std::min<int64_t>(begin + batch_size_, static_cast<int64_t>(order_.size()));
+    const int64_t begin = batch_begin_[static_cast<size_t>(b)];
+    const int64_t end = batch_begin_[static_cast<size_t>(b) + 1];
     std::span<const int64_t> indices(order_.data() + begin, static_cast<size_t>(end - begin));
     ConvertImages(set_, indices, slot.pixels.data(), slot.labels.data());
     {

@@ -30,6 +30,10 @@ class BatchPipeline {
   };
 
   BatchPipeline(const ImageSet& set, std::vector<int64_t> order, int batch_size);
+  // Batches of the given sizes (they sum to order.size(); a size may be 0: a data-parallel
+  // rank's share of a last batch smaller than the world), each at most max_batch.
+  BatchPipeline(const ImageSet& set, std::vector<int64_t> order, std::vector<int> batch_sizes,
+                int max_batch);
   ~BatchPipeline();  // stops the helper, even in the middle of a pass
   BatchPipeline(const BatchPipeline&) = delete;
   BatchPipeline& operator=(const BatchPipeline&) = delete;
@@ -52,7 +56,8 @@ class BatchPipeline {
 
   const ImageSet& set_;
   std::vector<int64_t> order_;
-  int batch_size_;
+  std::vector<int64_t> batch_begin_;  // num_batches_ + 1 offsets into order_
+  int max_batch_;
   int num_batches_;
   int64_t sample_size_;
   Slot slots_[2];

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <optional>
+#include <tuple>
 
 #include "core/status_macros.hpp"
 #include "nn/random.hpp"
@@ -18,6 +20,8 @@ namespace {
 constexpr uint64_t kShuffleStream = uint64_t{1} << 40;
 constexpr uint64_t kDropoutStream = uint64_t{2} << 40;
 constexpr uint64_t kValidationStream = uint64_t{3} << 40;
+// Mixed into the dropout seed of ranks other than 0 (rank 0 keeps the single-process masks).
+constexpr uint64_t kRankStream = uint64_t{4} << 40;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
@@ -68,6 +72,27 @@ Status CheckImages(const ImageSet& images, const nn::SampleShape& input, int num
     }
   }
   return Status::Ok();
+}
+
+// The part [size * rank / world, size * (rank + 1) / world) of `size` items: contiguous, and
+// together the ranks' parts cover every item once.
+std::pair<int64_t, int64_t> ShardOf(int64_t size, int rank, int world) {
+  return {size * rank / world, size * (rank + 1) / world};
+}
+
+// This rank's slice of every global batch of `order`: the indices it trains on, in order, and
+// the size of its part of each batch.
+void ShardEachBatch(const std::vector<int64_t>& order, int batch_size, int rank, int world,
+                    std::vector<int64_t>* local_order, std::vector<int>* local_sizes,
+                    std::vector<int>* global_sizes) {
+  const auto count = static_cast<int64_t>(order.size());
+  for (int64_t begin = 0; begin < count; begin += batch_size) {
+    const int64_t size = std::min<int64_t>(batch_size, count - begin);
+    const auto [lo, hi] = ShardOf(size, rank, world);
+    local_order->insert(local_order->end(), order.begin() + begin + lo, order.begin() + begin + hi);
+    local_sizes->push_back(static_cast<int>(hi - lo));
+    global_sizes->push_back(static_cast<int>(size));
+  }
 }
 
 int NumOutputs(nn::CompiledModel& model) {
@@ -246,21 +271,61 @@ std::unique_ptr<nn::Backend> MakeBackend(BackendKind kind, int threads) {
 
 Trainer::Trainer(nn::CompiledModel* model, const nn::SampleShape& input,
                  const TrainOptions& options, nn::Loss loss,
-                 std::unique_ptr<nn::Optimizer> optimizer)
+                 std::unique_ptr<nn::Optimizer> optimizer, distributed::Communicator* comm)
     : model_(model),
       input_(input),
       options_(options),
       loss_(loss),
       optimizer_(std::move(optimizer)),
-      params_(model->Parameters()) {
+      params_(model->Parameters()),
+      comm_(comm != nullptr ? comm : &single_process_) {
   for (const nn::ParamView& p : params_) has_l2_ = has_l2_ || p.l2 > 0;
+  if (comm_->size() > 1) reducer_ = std::make_unique<distributed::GradientReducer>(comm_, params_);
+}
+
+CommunicationStats Trainer::communication_stats() const {
+  CommunicationStats stats;
+  if (reducer_ == nullptr) return stats;
+  stats.steps = reducer_->steps();
+  stats.buckets = static_cast<int>(reducer_->buckets().size());
+  stats.gradient_bytes_per_step = reducer_->bytes_per_step();
+  stats.gradient_seconds = reducer_->allreduce_seconds();
+  stats.metric_seconds = metric_seconds_;
+  return stats;
+}
+
+Result<std::pair<double, double>> Trainer::ValidateSharded(const ImageSet& validation) {
+  const int k = NumOutputs(*model_);
+  const auto [begin, end] = ShardOf(validation.count, comm_->rank(), comm_->size());
+  std::vector<int64_t> order(static_cast<size_t>(end - begin));
+  std::iota(order.begin(), order.end(), begin);
+  BatchPipeline batches(validation, std::move(order), model_->max_batch());
+  std::vector<float> grad(static_cast<size_t>(model_->max_batch()) * k);
+  // {loss sum, correct}: reduced in double, so the counts stay exact.
+  double sums[2] = {0, 0};
+  for (int b = 0; b < batches.num_batches(); ++b) {
+    BatchPipeline::Batch batch = batches.Next();
+    const float* out = model_->Forward(batch.pixels, batch.size, /*training=*/false);
+    const float* pre = loss_.fused_softmax() ? model_->LastPreActivation() : nullptr;
+    nn::LossTargets targets{batch.labels, nullptr};
+    LABBOOK_ASSIGN_OR_RETURN(double batch_loss,
+                             loss_.Compute(out, pre, targets, batch.size, k, grad.data()));
+    sums[0] += batch_loss * batch.size;
+    for (int i = 0; i < batch.size; ++i) {
+      sums[1] += ArgMax(out + static_cast<int64_t>(i) * k, k) == batch.labels[i];
+    }
+  }
+  LABBOOK_RETURN_IF_ERROR(comm_->AllreduceSum(std::span<double>(sums, 2)));
+  const auto count = static_cast<double>(validation.count);
+  return std::pair<double, double>(sums[0] / count + nn::L2Penalty(params_), sums[1] / count);
 }
 
 Trainer::~Trainer() = default;
 
 Result<std::unique_ptr<Trainer>> Trainer::Create(nn::CompiledModel* model,
                                                  const nn::SampleShape& input,
-                                                 const TrainOptions& options) {
+                                                 const TrainOptions& options,
+                                                 distributed::Communicator* comm) {
   if (model->max_batch() < options.batch_size) {
     return InvalidArgument("batch_size " + std::to_string(options.batch_size) +
                            " is larger than the model was compiled for (" +
@@ -269,7 +334,8 @@ Result<std::unique_ptr<Trainer>> Trainer::Create(nn::CompiledModel* model,
   nn::Loss loss(options.loss, model->layers().back().activation);
   LABBOOK_ASSIGN_OR_RETURN(std::unique_ptr<nn::Optimizer> optimizer,
                            nn::Optimizer::Create(options.optimizer, model->Parameters()));
-  return std::unique_ptr<Trainer>(new Trainer(model, input, options, loss, std::move(optimizer)));
+  return std::unique_ptr<Trainer>(
+      new Trainer(model, input, options, loss, std::move(optimizer), comm));
 }
 
 OptimizerState Trainer::ExportOptimizerState() const {
@@ -310,25 +376,59 @@ Result<FitResult> Trainer::Fit(const ImageSet& train, const ImageSet& validation
   EarlyStopping early_stopping(options_.early_stopping);
   std::vector<float> grad(static_cast<size_t>(batch_size) * k);
   stop_requested_ = false;
+  const int world = comm_->size();
+  const int rank = comm_->rank();
 
   for (int epoch = initial_epoch; epoch < options_.epochs; ++epoch) {
     const Clock::time_point start = Clock::now();
     for (Callback* c : callbacks_) c->OnEpochBegin(epoch);
-    model_->SetSeed(nn::MixSeed(options_.seed, kDropoutStream + static_cast<uint64_t>(epoch)));
-    BatchPipeline batches(train,
-                          Shuffled(train.count, nn::MixSeed(options_.seed, kShuffleStream + epoch)),
-                          batch_size);
+    uint64_t dropout_seed =
+        nn::MixSeed(options_.seed, kDropoutStream + static_cast<uint64_t>(epoch));
+    // Each rank drops its own units: identical masks would correlate the ranks' shards.
+    if (rank > 0) dropout_seed = nn::MixSeed(dropout_seed, kRankStream + rank);
+    model_->SetSeed(dropout_seed);
+    std::vector<int64_t> order =
+        Shuffled(train.count, nn::MixSeed(options_.seed, kShuffleStream + epoch));
+    std::vector<int> global_sizes;  // of each batch over all ranks; only with several ranks
+    std::optional<BatchPipeline> batches;
+    if (world == 1) {
+      batches.emplace(train, std::move(order), batch_size);
+    } else {
+      std::vector<int64_t> local_order;
+      std::vector<int> local_sizes;
+      ShardEachBatch(order, batch_size, rank, world, &local_order, &local_sizes, &global_sizes);
+      batches.emplace(train, std::move(local_order), std::move(local_sizes), batch_size);
+    }
 
     BatchLogs logs;
     double loss_sum = 0;
     int64_t correct = 0;
     for (int b = 0; b < steps_per_epoch; ++b) {
-      BatchPipeline::Batch batch = batches.Next();
-      const float* out = model_->Forward(batch.pixels, batch.size, /*training=*/true);
-      const float* pre = loss_.fused_softmax() ? model_->LastPreActivation() : nullptr;
-      nn::LossTargets targets{batch.labels, nullptr};
-      LABBOOK_ASSIGN_OR_RETURN(double batch_loss,
-                               loss_.Compute(out, pre, targets, batch.size, k, grad.data()));
+      BatchPipeline::Batch batch = batches->Next();
+      const int global_size = world == 1 ? batch.size : global_sizes[static_cast<size_t>(b)];
+      double batch_loss = 0;
+      int64_t batch_correct = 0;
+      // A rank's share of a last batch smaller than the world may be empty.
+      if (batch.size > 0) {
+        const float* out = model_->Forward(batch.pixels, batch.size, /*training=*/true);
+        const float* pre = loss_.fused_softmax() ? model_->LastPreActivation() : nullptr;
+        nn::LossTargets targets{batch.labels, nullptr};
+        LABBOOK_ASSIGN_OR_RETURN(batch_loss,
+                                 loss_.Compute(out, pre, targets, batch.size, k, grad.data()));
+        for (int i = 0; i < batch.size; ++i) {
+          batch_correct += ArgMax(out + static_cast<int64_t>(i) * k, k) == batch.labels[i];
+        }
+      }
+      if (world > 1) {
+        // Before Backward, so that every rank judges divergence on the same number and all stop
+        // together instead of leaving the others in the gradient allreduce.
+        double sums[2] = {batch_loss * batch.size, static_cast<double>(batch_correct)};
+        const Clock::time_point reduce_start = Clock::now();
+        LABBOOK_RETURN_IF_ERROR(comm_->AllreduceSum(std::span<double>(sums, 2)));
+        metric_seconds_ += std::chrono::duration<double>(Clock::now() - reduce_start).count();
+        batch_loss = sums[0] / global_size;
+        batch_correct = std::llround(sums[1]);
+      }
       // Keras reports the regularised loss: the data loss plus l2 * sum(w^2).
       if (has_l2_) batch_loss += nn::L2Penalty(params_);
       if (!std::isfinite(batch_loss)) {
@@ -337,17 +437,20 @@ Result<FitResult> Trainer::Fit(const ImageSet& train, const ImageSet& validation
                                std::to_string(batch_loss) +
                                "; training diverged (a lower learning_rate may help)");
       }
-      for (int i = 0; i < batch.size; ++i) {
-        correct += ArgMax(out + static_cast<int64_t>(i) * k, k) == batch.labels[i];
-      }
-      model_->Backward(grad.data(), loss_.gradient_of());
+      correct += batch_correct;
+      if (batch.size > 0) model_->Backward(grad.data(), loss_.gradient_of());
+      // One bucketed allreduce after Backward: CompiledModel::Backward gives no signal when a
+      // layer's gradients are final, and Open MPI's non-blocking collectives only progress
+      // inside MPI calls, so an Iallreduce could not overlap the backward kernels anyway.
+      if (reducer_ != nullptr) LABBOOK_RETURN_IF_ERROR(reducer_->Average(batch.size, global_size));
+      // L2 after averaging: every rank holds the same weights, so the term needs no reduction.
       if (has_l2_) nn::AddL2Gradients(params_);
       const double lr = schedule->Rate(optimizer_->iterations(), epoch);
       optimizer_->Step(lr);
 
-      loss_sum += batch_loss * batch.size;
-      logs.size = batch.size;
-      logs.samples_seen += batch.size;
+      loss_sum += batch_loss * global_size;
+      logs.size = global_size;
+      logs.samples_seen += global_size;
       logs.loss = loss_sum / static_cast<double>(logs.samples_seen);
       logs.accuracy = static_cast<double>(correct) / static_cast<double>(logs.samples_seen);
       logs.batch_loss = batch_loss;
@@ -363,10 +466,13 @@ Result<FitResult> Trainer::Fit(const ImageSet& train, const ImageSet& validation
     epoch_logs.samples = logs.samples_seen;
     epoch_logs.val_loss = kNaN;
     epoch_logs.val_accuracy = kNaN;
-    if (validation.count > 0) {
+    if (validation.count > 0 && world == 1) {
       LABBOOK_ASSIGN_OR_RETURN(Evaluation val, Evaluate(*model_, input_, validation, &loss_));
       epoch_logs.val_loss = val.loss;
       epoch_logs.val_accuracy = val.accuracy;
+    } else if (validation.count > 0) {
+      LABBOOK_ASSIGN_OR_RETURN(std::tie(epoch_logs.val_loss, epoch_logs.val_accuracy),
+                               ValidateSharded(validation));
     }
     epoch_logs.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     history_.push_back({epoch + 1, epoch_logs.loss, epoch_logs.accuracy, epoch_logs.val_loss,
@@ -374,7 +480,14 @@ Result<FitResult> Trainer::Fit(const ImageSet& train, const ImageSet& validation
     result.epochs_completed = epoch + 1;
     for (Callback* c : callbacks_) c->OnEpochEnd(epoch, epoch_logs);
     if (early_stopping.Update(epoch, epoch_logs, *model_, result)) break;
-    if (stop_requested_) break;
+    if (world > 1) {
+      // A stop asked of one rank (a signal, a sweep's judgement on rank 0) stops them all.
+      double stop = stop_requested_ ? 1 : 0;
+      LABBOOK_RETURN_IF_ERROR(comm_->AllreduceSum(std::span<double>(&stop, 1)));
+      if (stop > 0) break;
+    } else if (stop_requested_) {
+      break;
+    }
   }
   for (Callback* c : callbacks_) c->OnTrainEnd(history_);
   return result;

@@ -6,6 +6,14 @@
 // Determinism: the shuffle of epoch e and its dropout masks are drawn from streams of
 // (seed, e), so the same config, seed and thread count give bit-identical weights, and a run
 // resumed from a model file written after epoch e continues exactly as if it had not stopped.
+//
+// Data parallelism: with a Communicator of several ranks, every rank draws the same shuffle, takes
+// its contiguous slice of each global batch (batch_size samples over all ranks), and the
+// gradients are averaged across ranks by sample count before every rank takes the same optimizer
+// step (distributed/gradient_reducer.hpp), so weights stay identical. Dropout masks come from a
+// stream of the rank as well. Losses and accuracies are reduced, and validation is sharded and
+// reduced, so every rank reports (and early-stops on) the numbers of the whole batch and set.
+// With one rank the loop is exactly the single-process one.
 #pragma once
 
 #include <atomic>
@@ -15,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "distributed/communicator.hpp"
+#include "distributed/gradient_reducer.hpp"
 #include "labbook/dataset.hpp"
 #include "labbook/status.hpp"
 #include "nn/backend.hpp"
@@ -97,6 +107,15 @@ PredictionTable ToPredictionTable(const Evaluation& evaluation);
 // ordered, so their tail is not representative), both parts keeping the original order.
 std::pair<ImageSet, ImageSet> SplitValidation(const ImageSet& all, double fraction, uint64_t seed);
 
+// What data-parallel training spent on communication (zeros with one rank).
+struct CommunicationStats {
+  int64_t steps = 0;
+  int buckets = 0;
+  int64_t gradient_bytes_per_step = 0;  // floats of gradients (and moving statistics) per step
+  double gradient_seconds = 0;          // in the gradient allreduces, all steps
+  double metric_seconds = 0;            // in the per-step allreduce of loss and accuracy
+};
+
 // How Fit ended.
 struct FitResult {
   int epochs_completed = 0;
@@ -109,10 +128,11 @@ class Trainer {
  public:
   // Trains `model`, whose input is `input` (borrowed, must outlive the trainer, max_batch() >=
   // options.batch_size). InvalidArgument when the options do not fit the model (the batch size,
-  // the optimizer's hyperparameters).
-  [[nodiscard]] static Result<std::unique_ptr<Trainer>> Create(nn::CompiledModel* model,
-                                                               const nn::SampleShape& input,
-                                                               const TrainOptions& options);
+  // the optimizer's hyperparameters). `comm` (borrowed, must outlive the trainer) makes this
+  // one rank of a data-parallel run; null: one process.
+  [[nodiscard]] static Result<std::unique_ptr<Trainer>> Create(
+      nn::CompiledModel* model, const nn::SampleShape& input, const TrainOptions& options,
+      distributed::Communicator* comm = nullptr);
   ~Trainer();
 
   void AddCallback(Callback* callback) { callbacks_.push_back(callback); }
@@ -120,7 +140,8 @@ class Trainer {
   // Trains from epoch `initial_epoch` (the epochs a resumed model has done) up to
   // options.epochs, validating on `validation` when it is not empty. Errors: images of another
   // shape than the model's input, labels outside its outputs, or a non-finite loss (naming the
-  // epoch and batch: the run diverged).
+  // epoch and batch: the run diverged); with several ranks also a failed collective (every rank
+  // fails alike on input and divergence, since they judge the same reduced numbers).
   [[nodiscard]] Result<FitResult> Fit(const ImageSet& train, const ImageSet& validation,
                                       int initial_epoch = 0);
 
@@ -135,9 +156,16 @@ class Trainer {
   OptimizerState ExportOptimizerState() const;
   [[nodiscard]] Status ImportOptimizerState(const OptimizerState& state);
 
+  distributed::Communicator& communicator() { return *comm_; }
+  CommunicationStats communication_stats() const;
+
  private:
   Trainer(nn::CompiledModel* model, const nn::SampleShape& input, const TrainOptions& options,
-          nn::Loss loss, std::unique_ptr<nn::Optimizer> optimizer);
+          nn::Loss loss, std::unique_ptr<nn::Optimizer> optimizer, distributed::Communicator* comm);
+
+  // One epoch's validation over all ranks: each evaluates its contiguous shard; the sums are
+  // reduced. Returns {loss, accuracy}.
+  [[nodiscard]] Result<std::pair<double, double>> ValidateSharded(const ImageSet& validation);
 
   nn::CompiledModel* model_;
   nn::SampleShape input_;
@@ -149,6 +177,10 @@ class Trainer {
   std::vector<Callback*> callbacks_;
   std::vector<EpochRecord> history_;
   std::atomic<bool> stop_requested_{false};
+  distributed::SingleProcessCommunicator single_process_;
+  distributed::Communicator* comm_;  // never null: &single_process_ without a world
+  std::unique_ptr<distributed::GradientReducer> reducer_;  // only with several ranks
+  double metric_seconds_ = 0;
 };
 
 // The backend a config names: oneDNN with `threads` threads, or the single-threaded reference.

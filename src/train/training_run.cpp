@@ -1,17 +1,136 @@
 #include "train/training_run.hpp"
 
+#include <cstdio>
+#include <cstring>
+
 #include "core/status_macros.hpp"
 
 namespace labbook::train {
+namespace {
 
-Result<TrainingRun> PrepareTrainingRun(TrainConfig config, const StartFrom& start) {
-  LABBOOK_ASSIGN_OR_RETURN(Dataset dataset,
-                           LoadDataset(config.dataset, DatasetSplits::kTrainAndTest));
-  return PrepareTrainingRun(std::move(config), std::move(dataset), start);
+// Tensors as bytes for a broadcast between ranks of one build (native byte order): per tensor
+// the name's length and bytes, the dims' count and values, the values' count and floats.
+template <typename T>
+void Append(std::string& out, const T& value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof value);
 }
 
-Result<TrainingRun> PrepareTrainingRun(TrainConfig config, Dataset dataset,
-                                       const StartFrom& start) {
+std::string PackTensors(const std::vector<nn::NamedTensor>& tensors) {
+  std::string out;
+  Append(out, static_cast<uint64_t>(tensors.size()));
+  for (const nn::NamedTensor& t : tensors) {
+    Append(out, static_cast<uint64_t>(t.name.size()));
+    out += t.name;
+    Append(out, static_cast<uint64_t>(t.dims.size()));
+    for (int64_t d : t.dims) Append(out, d);
+    Append(out, static_cast<uint64_t>(t.values.size()));
+    out.append(reinterpret_cast<const char*>(t.values.data()), t.values.size() * sizeof(float));
+  }
+  return out;
+}
+
+Result<std::vector<nn::NamedTensor>> UnpackTensors(std::string_view in) {
+  size_t at = 0;
+  auto read = [&](void* to, size_t bytes) {
+    if (in.size() - at < bytes) return false;
+    std::memcpy(to, in.data() + at, bytes);
+    at += bytes;
+    return true;
+  };
+  const Status truncated = Internal("the tensors broadcast by rank 0 are truncated");
+  uint64_t count = 0;
+  if (!read(&count, sizeof count)) return truncated;
+  std::vector<nn::NamedTensor> tensors(static_cast<size_t>(count));
+  for (nn::NamedTensor& t : tensors) {
+    uint64_t n = 0;
+    if (!read(&n, sizeof n) || in.size() - at < n) return truncated;
+    t.name.assign(in.data() + at, static_cast<size_t>(n));
+    at += static_cast<size_t>(n);
+    if (!read(&n, sizeof n)) return truncated;
+    t.dims.resize(static_cast<size_t>(n));
+    if (!read(t.dims.data(), t.dims.size() * sizeof(int64_t))) return truncated;
+    if (!read(&n, sizeof n)) return truncated;
+    t.values.resize(static_cast<size_t>(n));
+    if (!read(t.values.data(), t.values.size() * sizeof(float))) return truncated;
+  }
+  return tensors;
+}
+
+// Rank 0's starting point to every rank: its epoch count, weights and optimizer state (which
+// other ranks could not read: only rank 0 opens model files and artifacts).
+Status ShareRankZeroState(distributed::Communicator& comm, TrainingRun& run) {
+  int64_t initial_epoch = run.initial_epoch;
+  LABBOOK_RETURN_IF_ERROR(comm.Broadcast(std::as_writable_bytes(std::span(&initial_epoch, 1)), 0));
+  std::string weights = comm.rank() == 0 ? PackTensors(run.model->ExportWeights()) : "";
+  LABBOOK_RETURN_IF_ERROR(distributed::BroadcastString(comm, weights, 0));
+  OptimizerState optimizer = run.trainer->ExportOptimizerState();
+  std::string slots = comm.rank() == 0 ? PackTensors(optimizer.slots) : "";
+  LABBOOK_RETURN_IF_ERROR(distributed::BroadcastString(comm, slots, 0));
+  if (comm.rank() == 0) return Status::Ok();
+
+  run.initial_epoch = static_cast<int>(initial_epoch);
+  LABBOOK_ASSIGN_OR_RETURN(std::vector<nn::NamedTensor> tensors, UnpackTensors(weights));
+  LABBOOK_RETURN_IF_ERROR(
+      run.model->ImportWeights(tensors).WithContext("the weights broadcast by rank 0"));
+  LABBOOK_ASSIGN_OR_RETURN(optimizer.slots, UnpackTensors(slots));
+  return run.trainer->ImportOptimizerState(optimizer).WithContext(
+      "the optimizer state broadcast by rank 0");
+}
+
+uint64_t Fnv1a(uint64_t hash, const void* data, size_t bytes) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < bytes; ++i) hash = (hash ^ p[i]) * 0x100000001b3ULL;
+  return hash;
+}
+
+Result<TrainingRun> PrepareOnThisRank(TrainConfig config, Dataset dataset, const StartFrom& start,
+                                      distributed::Communicator* comm);
+
+}  // namespace
+
+Result<std::string> AgreedWeightsChecksum(distributed::Communicator& comm,
+                                          const nn::CompiledModel& model) {
+  uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const nn::NamedTensor& t : model.ExportWeights()) {
+    hash = Fnv1a(hash, t.name.data(), t.name.size());
+    hash = Fnv1a(hash, t.values.data(), t.values.size() * sizeof(float));
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  LABBOOK_ASSIGN_OR_RETURN(std::vector<std::string> all, comm.Gather(hex, 0));
+  std::string verdict;
+  for (size_t r = 1; r < all.size() && verdict.empty(); ++r) {
+    if (all[r] != all[0]) {
+      verdict = "the weights of rank " + std::to_string(r) + " (checksum " + all[r] +
+                ") differ from rank 0's (" + all[0] + ") after training";
+    }
+  }
+  LABBOOK_RETURN_IF_ERROR(distributed::BroadcastString(comm, verdict, 0));
+  if (!verdict.empty()) return Internal(verdict);
+  return std::string(hex);
+}
+
+Result<TrainingRun> PrepareTrainingRun(TrainConfig config, const StartFrom& start,
+                                       distributed::Communicator* comm) {
+  LABBOOK_ASSIGN_OR_RETURN(Dataset dataset,
+                           LoadDataset(config.dataset, DatasetSplits::kTrainAndTest));
+  return PrepareTrainingRun(std::move(config), std::move(dataset), start, comm);
+}
+
+Result<TrainingRun> PrepareTrainingRun(TrainConfig config, Dataset dataset, const StartFrom& start,
+                                       distributed::Communicator* comm) {
+  const bool several = comm != nullptr && comm->size() > 1;
+  const StartFrom here = several && comm->rank() != 0 ? StartFrom{} : start;
+  LABBOOK_ASSIGN_OR_RETURN(TrainingRun run,
+                           PrepareOnThisRank(std::move(config), std::move(dataset), here, comm));
+  if (several) LABBOOK_RETURN_IF_ERROR(ShareRankZeroState(*comm, run));
+  return run;
+}
+
+namespace {
+
+Result<TrainingRun> PrepareOnThisRank(TrainConfig config, Dataset dataset, const StartFrom& start,
+                                      distributed::Communicator* comm) {
   if (!start.resume.empty() && !start.init_from.empty()) {
     return InvalidArgument("--resume and --init-from: choose one");
   }
@@ -42,7 +161,8 @@ Result<TrainingRun> PrepareTrainingRun(TrainConfig config, Dataset dataset,
   run.backend = MakeBackend(run.config.backend, run.config.threads);
   LABBOOK_ASSIGN_OR_RETURN(run.model, run.backend->Compile(run.spec, options.batch_size,
                                                            run.config.precision, options.seed));
-  LABBOOK_ASSIGN_OR_RETURN(run.trainer, Trainer::Create(run.model.get(), run.spec.input, options));
+  LABBOOK_ASSIGN_OR_RETURN(run.trainer,
+                           Trainer::Create(run.model.get(), run.spec.input, options, comm));
 
   const std::string& from = start.resume.empty() ? start.init_from : start.resume;
   if (from.empty()) return run;
@@ -74,6 +194,8 @@ Result<TrainingRun> PrepareTrainingRun(TrainConfig config, Dataset dataset,
   run.trainer->set_history(std::move(saved.history));
   return run;
 }
+
+}  // namespace
 
 ModelFile SnapshotModel(const TrainingRun& run, int epochs_completed, bool with_optimizer) {
   ModelFile file;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "distributed/communicator.hpp"
 #include "labbook/dataset.hpp"
 #include "labbook/status.hpp"
 #include "nn/backend.hpp"
@@ -43,11 +44,25 @@ struct TrainingRun {
 // Loads the dataset the config names and builds the run. Errors name the config field, the
 // dataset or the model file concerned; a resumed model must have the config's architecture and
 // an optimizer state for the config's optimizer, and fewer epochs than the config asks for.
-[[nodiscard]] Result<TrainingRun> PrepareTrainingRun(TrainConfig config, const StartFrom& start);
+//
+// With a `comm` of several ranks (borrowed; it must outlive the run) the trainer is one rank of
+// a data-parallel run, and only rank 0 reads `start`'s model file (other ranks ignore `start`):
+// every rank then receives rank 0's weights, optimizer state and epoch count, so all start
+// equal whether the weights are fresh, resumed or initialised from a file. A rank that fails
+// before the exchange leaves the others waiting in it: the caller must Abort on error.
+[[nodiscard]] Result<TrainingRun> PrepareTrainingRun(TrainConfig config, const StartFrom& start,
+                                                     distributed::Communicator* comm = nullptr);
 
 // As PrepareTrainingRun, with the dataset already loaded (tests, repeated runs).
 [[nodiscard]] Result<TrainingRun> PrepareTrainingRun(TrainConfig config, Dataset dataset,
-                                                     const StartFrom& start);
+                                                     const StartFrom& start,
+                                                     distributed::Communicator* comm = nullptr);
+
+// A checksum (FNV-1a of the canonical weights, in hex) that every rank agrees on; Internal on
+// every rank when some rank's weights differ from rank 0's, naming the rank. One process: the
+// checksum of its weights.
+[[nodiscard]] Result<std::string> AgreedWeightsChecksum(distributed::Communicator& comm,
+                                                        const nn::CompiledModel& model);
 
 // The model file of the run as it is now: architecture, class names, resolved config, history,
 // weights and (with `with_optimizer`) the optimizer state to continue from.

@@ -34,13 +34,18 @@ std::string MakeTempDir(const std::string& prefix) {
 }
 
 CliResult RunCli(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  std::vector<std::string> argv = {LABBOOK_CLI};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunProgram(argv, env);
+}
+
+CliResult RunProgram(const std::vector<std::string>& program_argv,
+                     const std::vector<std::string>& env) {
   std::string dir = MakeTempDir("labbook-cli");
   std::string out_path = dir + "/stdout";
   std::string err_path = dir + "/stderr";
 
-  std::vector<std::string> argv_storage;
-  argv_storage.push_back(LABBOOK_CLI);
-  argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+  std::vector<std::string> argv_storage = program_argv;
   std::vector<char*> argv;
   for (auto& a : argv_storage) argv.push_back(a.data());
   argv.push_back(nullptr);

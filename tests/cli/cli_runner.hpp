@@ -16,6 +16,10 @@ struct CliResult {
 // Standard input is /dev/null. Blocks until the program exits.
 CliResult RunCli(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
 
+// As RunCli for any program: argv[0] is its path (mpirun, for the data-parallel tests).
+CliResult RunProgram(const std::vector<std::string>& argv,
+                     const std::vector<std::string>& env = {});
+
 // A fresh empty directory under the system temp dir, removed by the caller if wanted.
 std::string MakeTempDir(const std::string& prefix);
 

@@ -1,6 +1,6 @@
 // The chunk format and the downsampler that reads chunks by their statistics, against the
 // point-by-point reference of the conformance suite.
-#include "track/sqlite/history_chunk.hpp"
+#include "track/history/history_chunk.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "store_conformance.hpp"
-#include "track/sqlite/downsampler.hpp"
+#include "track/history/downsampler.hpp"
 
-namespace labbook::track::sqlite {
+namespace labbook::track::history {
 namespace {
 
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -185,4 +185,4 @@ TEST(DownsamplerTest, ChunksReadByTheirStatisticsGiveTheReferencePoints) {
 }
 
 }  // namespace
-}  // namespace labbook::track::sqlite
+}  // namespace labbook::track::history

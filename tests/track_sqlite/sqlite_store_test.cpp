@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "store_conformance.hpp"
-#include "track/sqlite/history_chunk.hpp"
+#include "track/history/history_chunk.hpp"
 #include "track/sqlite/migrations.hpp"
 
 namespace labbook::track::sqlite {
@@ -26,6 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using conformance::CodeOf;
+using history::kChunkPoints;
 using conformance::FreshTestDirectory;
 using conformance::HistoryModel;
 using conformance::ReferenceRead;

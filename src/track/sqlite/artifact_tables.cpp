@@ -105,22 +105,6 @@ Status LoadAliases(Connection& db, int64_t version_id, ArtifactVersion* version)
 
 }  // namespace
 
-std::string VersionName(int version) {
-  std::string name = std::to_string(version);
-  name.insert(name.begin(), 'v');
-  return name;
-}
-
-int ParseVersionName(std::string_view text) {
-  if (text.size() < 2 || text.size() > 10 || text[0] != 'v') return -1;
-  int version = 0;
-  for (char c : text.substr(1)) {
-    if (c < '0' || c > '9') return -1;
-    version = version * 10 + (c - '0');
-  }
-  return version;
-}
-
 Result<int64_t> AddArtifactVersion(Connection& db, const VersionToAdd& version) {
   LABBOOK_ASSIGN_OR_RETURN(int64_t artifact_id, FindOrCreateArtifact(db, version));
   int number = 0;

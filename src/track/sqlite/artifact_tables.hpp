@@ -10,8 +10,12 @@
 
 #include "track/sqlite/connection.hpp"
 #include "track/store.hpp"
+#include "track/validation/validation.hpp"
 
 namespace labbook::track::sqlite {
+
+using validation::ParseVersionName;
+using validation::VersionName;
 
 // A version to add, its files already in the blob store.
 struct VersionToAdd {
@@ -52,10 +56,5 @@ struct VersionToAdd {
 
 // Whether any artifact version has a file with this content.
 [[nodiscard]] Result<bool> IsBlobReferenced(Connection& db, const std::string& sha256);
-
-// "v3" -> 3; anything else -> -1.
-int ParseVersionName(std::string_view text);
-// 3 -> "v3". (ArtifactVersion::VersionName, inlined, trips GCC 12's -Wrestrict false positive.)
-std::string VersionName(int version);
 
 }  // namespace labbook::track::sqlite

@@ -148,14 +148,6 @@ std::string Sha256Hex(std::string_view bytes) {
   return hash.HexDigest();
 }
 
-bool IsSha256Hex(std::string_view text) {
-  if (text.size() != 64) return false;
-  for (char c : text) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
 Status BlobStore::Create() const { return CreateDirectories(dir_); }
 
 fs::path BlobStore::PathOf(std::string_view sha256) const {

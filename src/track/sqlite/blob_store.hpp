@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "labbook/status.hpp"
+#include "track/validation/validation.hpp"
 
 struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
 
@@ -37,8 +38,7 @@ class Sha256 {
 
 std::string Sha256Hex(std::string_view bytes);
 
-// True for 64 lower-case hex digits.
-bool IsSha256Hex(std::string_view text);
+using validation::IsSha256Hex;
 
 struct StoredBlob {
   std::string sha256;

@@ -6,10 +6,17 @@
 #include <optional>
 
 #include "core/status_macros.hpp"
-#include "track/sqlite/downsampler.hpp"
+#include "track/history/downsampler.hpp"
 
 namespace labbook::track::sqlite {
 namespace {
+
+using history::ChunkStats;
+using history::ChunkView;
+using history::Downsampler;
+using history::EncodeChunk;
+using history::kChunkPoints;
+using history::StatsOf;
 
 // A key's row of history_keys.
 struct KeyRow {

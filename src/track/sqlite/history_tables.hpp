@@ -6,11 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "track/history/history_chunk.hpp"
 #include "track/sqlite/connection.hpp"
-#include "track/sqlite/history_chunk.hpp"
 #include "track/store.hpp"
 
 namespace labbook::track::sqlite {
+
+using history::Point;
 
 // Stores `points` under `key` of run `run_id`, in any step order; of the points that share a step
 // (in `points` or already stored) the last one wins. Appending steps after the key's last step

@@ -26,12 +26,21 @@
 #include "track/sqlite/history_tables.hpp"
 #include "track/sqlite/migrations.hpp"
 #include "track/sqlite/run_tables.hpp"
-#include "track/sqlite/validation.hpp"
+#include "track/validation/validation.hpp"
 
 namespace labbook::track::sqlite {
 namespace {
 
 namespace fs = std::filesystem;
+using validation::CheckHistoryKey;
+using validation::CheckHistoryQuery;
+using validation::CheckNewArtifact;
+using validation::CheckNewRun;
+using validation::CheckRunId;
+using validation::CheckRunIdOrPrefix;
+using validation::CheckRunUpdate;
+using validation::IsRunId;
+using validation::kRunIdLength;
 
 // "LBBK" in the database header marks a labbook store.
 constexpr int64_t kApplicationId = 0x4C42424B;

@@ -20,8 +20,8 @@
 // committing fails (full disk, the run deleted meanwhile), those points are not recorded and
 // the run's next LogHistory returns that error (and does not store its own batch).
 //
-// History is stored in chunks of up to 512 points per key (history_chunk.hpp), with per-chunk
-// statistics that let a downsampled read skip most chunks' points.
+// History is stored in chunks of up to 512 points per key (track/history/history_chunk.hpp), with
+// per-chunk statistics that let a downsampled read skip most chunks' points.
 #pragma once
 
 #include <chrono>

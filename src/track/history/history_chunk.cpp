@@ -1,10 +1,10 @@
-#include "track/sqlite/history_chunk.hpp"
+#include "track/history/history_chunk.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
-namespace labbook::track::sqlite {
+namespace labbook::track::history {
 
 ChunkStats StatsOf(std::span<const Point> points) {
   ChunkStats stats;
@@ -119,4 +119,4 @@ void ChunkView::AppendColumnsTo(size_t begin, size_t end, std::vector<int64_t>* 
   AppendColumn(wall_times_, begin, end, wall_times);
 }
 
-}  // namespace labbook::track::sqlite
+}  // namespace labbook::track::history

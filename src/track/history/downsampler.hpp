@@ -13,9 +13,9 @@
 #include <optional>
 #include <vector>
 
-#include "track/sqlite/history_chunk.hpp"
+#include "track/history/history_chunk.hpp"
 
-namespace labbook::track::sqlite {
+namespace labbook::track::history {
 
 __extension__ typedef unsigned __int128 Uint128;
 
@@ -61,4 +61,4 @@ class Downsampler {
   std::vector<Point> kept_;
 };
 
-}  // namespace labbook::track::sqlite
+}  // namespace labbook::track::history

@@ -1,4 +1,5 @@
-// Checks of what callers hand the store, before anything is written. Each returns
+// Checks of what callers hand a run store, before anything is written, shared by the SQLite and
+// PostgreSQL stores so both refuse the same inputs with the same words. Each Check returns
 // kInvalidArgument naming the field and the expectation.
 #pragma once
 
@@ -9,7 +10,7 @@
 #include "labbook/status.hpp"
 #include "track/store.hpp"
 
-namespace labbook::track::sqlite {
+namespace labbook::track::validation {
 
 inline constexpr size_t kRunIdLength = 8;
 inline constexpr size_t kMinRunIdPrefix = 3;
@@ -32,4 +33,12 @@ bool IsRunId(std::string_view id);
 // metadata of an artifact to log.
 [[nodiscard]] Status CheckNewArtifact(const NewArtifact& artifact);
 
-}  // namespace labbook::track::sqlite
+// True for 64 lower-case hex digits (a sha256 as the stores write it).
+bool IsSha256Hex(std::string_view text);
+
+// "v3" -> 3; anything else -> -1.
+int ParseVersionName(std::string_view text);
+// 3 -> "v3". (ArtifactVersion::VersionName, inlined, trips GCC 12's -Wrestrict false positive.)
+std::string VersionName(int version);
+
+}  // namespace labbook::track::validation

@@ -1,13 +1,12 @@
-#include "track/sqlite/validation.hpp"
+#include "track/validation/validation.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <set>
 
 #include "core/status_macros.hpp"
-#include "track/sqlite/artifact_tables.hpp"
 
-namespace labbook::track::sqlite {
+namespace labbook::track::validation {
 namespace {
 
 constexpr size_t kMaxNameBytes = 128;
@@ -122,6 +121,30 @@ Status CheckHistoryQuery(const HistoryQuery& query) {
                          " is after query.max_step " + std::to_string(query.max_step));
 }
 
+bool IsSha256Hex(std::string_view text) {
+  if (text.size() != 64) return false;
+  for (char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::string VersionName(int version) {
+  std::string name = std::to_string(version);
+  name.insert(name.begin(), 'v');
+  return name;
+}
+
+int ParseVersionName(std::string_view text) {
+  if (text.size() < 2 || text.size() > 10 || text[0] != 'v') return -1;
+  int version = 0;
+  for (char c : text.substr(1)) {
+    if (c < '0' || c > '9') return -1;
+    version = version * 10 + (c - '0');
+  }
+  return version;
+}
+
 Status CheckNewArtifact(const NewArtifact& artifact) {
   LABBOOK_RETURN_IF_ERROR(CheckProjectName("artifact.entity", artifact.entity));
   LABBOOK_RETURN_IF_ERROR(CheckProjectName("artifact.project", artifact.project));
@@ -156,4 +179,4 @@ Status CheckNewArtifact(const NewArtifact& artifact) {
   return Status::Ok();
 }
 
-}  // namespace labbook::track::sqlite
+}  // namespace labbook::track::validation

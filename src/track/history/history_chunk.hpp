@@ -1,7 +1,7 @@
-// How the SQLite store packs history: a key's points live in chunks of at most kChunkPoints points
-// with disjoint step ranges, each stored as one BLOB beside its statistics (see
-// migrations/0001_initial.sql). This file holds the format and the statistics, and knows nothing
-// of SQLite.
+// How the run stores pack history: a key's points live in chunks of at most kChunkPoints points
+// with disjoint step ranges, each stored as one BLOB beside its statistics (see SQLite's
+// track/sqlite/migrations/0001_initial.sql and PostgreSQL's track/postgres/migrations/). This file
+// holds the format and the statistics, and knows nothing of any database.
 #pragma once
 
 #include <bit>
@@ -15,7 +15,7 @@
 
 #include "labbook/status.hpp"
 
-namespace labbook::track::sqlite {
+namespace labbook::track::history {
 
 static_assert(std::endian::native == std::endian::little, "chunks are stored little-endian");
 
@@ -103,4 +103,4 @@ class ChunkView {
   uint64_t stride_ = 0;
 };
 
-}  // namespace labbook::track::sqlite
+}  // namespace labbook::track::history

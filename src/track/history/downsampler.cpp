@@ -1,10 +1,10 @@
-#include "track/sqlite/downsampler.hpp"
+#include "track/history/downsampler.hpp"
 
 #include <algorithm>
 #include <cassert>
 #include <cmath>
 
-namespace labbook::track::sqlite {
+namespace labbook::track::history {
 
 Downsampler::Downsampler(int64_t first_step, int64_t last_step, size_t max_points)
     : first_step_(first_step),
@@ -70,4 +70,4 @@ std::vector<Point> Downsampler::Finish() {
   return std::move(kept_);
 }
 
-}  // namespace labbook::track::sqlite
+}  // namespace labbook::track::history
