@@ -1,7 +1,6 @@
 #include "track/postgres/postgres_store.hpp"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +39,9 @@ using validation::IsRunId;
 using validation::IsSha256Hex;
 using validation::ParseVersionName;
 using validation::VersionName;
+using validation::ApplyUpdate;
+using validation::ArtifactDigest;
+using validation::Sha256;
 
 // The advisory lock every process takes to migrate the schema ("LBBK").
 constexpr int64_t kMigrationLock = 0x4C42424B;
@@ -55,30 +57,6 @@ constexpr size_t kBlobPieceBytes = 1 << 20;
 
 std::string RunRef(const std::string& run_id) { return "run '" + run_id + "'"; }
 
-// Incremental sha256, lower-case hex.
-class Sha256 {
- public:
-  Sha256() : context_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(context_, EVP_sha256(), nullptr); }
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  ~Sha256() { EVP_MD_CTX_free(context_); }
-  void Update(const void* data, size_t size) { EVP_DigestUpdate(context_, data, size); }
-  std::string HexDigest() {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_DigestFinal_ex(context_, digest, &length);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string hex;
-    for (unsigned int i = 0; i < length; ++i) {
-      hex.push_back(kHex[digest[i] >> 4]);
-      hex.push_back(kHex[digest[i] & 15]);
-    }
-    return hex;
-  }
-
- private:
-  EVP_MD_CTX* context_;
-};
 
 // A file descriptor closed on destruction.
 class Descriptor {
@@ -165,36 +143,6 @@ std::string RandomSuffix() {
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(engine()));
   return text;
-}
-
-// The files sorted by path, and the artifact's digest: sha256 over "<path>\0<sha256>\n" of each.
-std::string ArtifactDigest(std::vector<ArtifactFile>* files) {
-  std::sort(files->begin(), files->end(),
-            [](const ArtifactFile& a, const ArtifactFile& b) { return a.path < b.path; });
-  Sha256 digest;
-  for (const ArtifactFile& file : *files) {
-    const std::string line = file.path + '\0' + file.sha256 + '\n';
-    digest.Update(line.data(), line.size());
-  }
-  return digest.HexDigest();
-}
-
-void ApplyUpdate(const RunUpdate& update, RunInfo* run) {
-  if (update.state) run->state = *update.state;
-  if (update.summary_patch) {
-    for (const auto& [key, value] : update.summary_patch->items()) {
-      if (value.is_null()) {
-        run->summary.erase(key);
-      } else {
-        run->summary[key] = value;
-      }
-    }
-  }
-  if (update.heartbeat_time) run->heartbeat_time = *update.heartbeat_time;
-  if (update.end_time) run->end_time = *update.end_time;
-  if (update.exit_code) run->exit_code = *update.exit_code;
-  if (update.notes) run->notes = *update.notes;
-  if (update.tags) run->tags = *update.tags;
 }
 
 // JSON as the store writes it: compact, invalid UTF-8 replaced rather than refused.

@@ -17,24 +17,9 @@
 #include "labbook/status.hpp"
 #include "track/validation/validation.hpp"
 
-struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
-
 namespace labbook::track::sqlite {
 
-// Incremental sha256, lower-case hex.
-class Sha256 {
- public:
-  Sha256();
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
-  ~Sha256();
-
-  void Update(const void* data, size_t size);
-  std::string HexDigest();
-
- private:
-  evp_md_ctx_st* context_;
-};
+using validation::Sha256;
 
 std::string Sha256Hex(std::string_view bytes);
 

@@ -41,6 +41,8 @@ using validation::CheckRunIdOrPrefix;
 using validation::CheckRunUpdate;
 using validation::IsRunId;
 using validation::kRunIdLength;
+using validation::ApplyUpdate;
+using validation::ArtifactDigest;
 
 // "LBBK" in the database header marks a labbook store.
 constexpr int64_t kApplicationId = 0x4C42424B;
@@ -91,36 +93,6 @@ Result<std::vector<KeyPoints>> GroupByKey(const HistoryBatch& batch) {
   }
   std::erase_if(groups, [](const KeyPoints& group) { return group.points.empty(); });
   return groups;
-}
-
-// The files sorted by path, and the artifact's digest: sha256 over "<path>\0<sha256>\n" of each.
-std::string ArtifactDigest(std::vector<ArtifactFile>* files) {
-  std::sort(files->begin(), files->end(),
-            [](const ArtifactFile& a, const ArtifactFile& b) { return a.path < b.path; });
-  Sha256 digest;
-  for (const ArtifactFile& file : *files) {
-    const std::string line = file.path + '\0' + file.sha256 + '\n';
-    digest.Update(line.data(), line.size());
-  }
-  return digest.HexDigest();
-}
-
-void ApplyUpdate(const RunUpdate& update, RunInfo* run) {
-  if (update.state) run->state = *update.state;
-  if (update.summary_patch) {
-    for (const auto& [key, value] : update.summary_patch->items()) {
-      if (value.is_null()) {
-        run->summary.erase(key);
-      } else {
-        run->summary[key] = value;
-      }
-    }
-  }
-  if (update.heartbeat_time) run->heartbeat_time = *update.heartbeat_time;
-  if (update.end_time) run->end_time = *update.end_time;
-  if (update.exit_code) run->exit_code = *update.exit_code;
-  if (update.notes) run->notes = *update.notes;
-  if (update.tags) run->tags = *update.tags;
 }
 
 // History accepted by LogHistory and not committed yet.

@@ -1,5 +1,7 @@
 #include "track/validation/validation.hpp"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <set>
@@ -177,6 +179,57 @@ Status CheckNewArtifact(const NewArtifact& artifact) {
     }
   }
   return Status::Ok();
+}
+
+Sha256::Sha256() : context_(EVP_MD_CTX_new()) {
+  EVP_DigestInit_ex(context_, EVP_sha256(), nullptr);
+}
+
+Sha256::~Sha256() { EVP_MD_CTX_free(context_); }
+
+void Sha256::Update(const void* data, size_t size) { EVP_DigestUpdate(context_, data, size); }
+
+std::string Sha256::HexDigest() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context_, digest, &length);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(2 * length);
+  for (unsigned int i = 0; i < length; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 15]);
+  }
+  return hex;
+}
+
+std::string ArtifactDigest(std::vector<ArtifactFile>* files) {
+  std::sort(files->begin(), files->end(),
+            [](const ArtifactFile& a, const ArtifactFile& b) { return a.path < b.path; });
+  Sha256 digest;
+  for (const ArtifactFile& file : *files) {
+    const std::string line = file.path + '\0' + file.sha256 + '\n';
+    digest.Update(line.data(), line.size());
+  }
+  return digest.HexDigest();
+}
+
+void ApplyUpdate(const RunUpdate& update, RunInfo* run) {
+  if (update.state) run->state = *update.state;
+  if (update.summary_patch) {
+    for (const auto& [key, value] : update.summary_patch->items()) {
+      if (value.is_null()) {
+        run->summary.erase(key);
+      } else {
+        run->summary[key] = value;
+      }
+    }
+  }
+  if (update.heartbeat_time) run->heartbeat_time = *update.heartbeat_time;
+  if (update.end_time) run->end_time = *update.end_time;
+  if (update.exit_code) run->exit_code = *update.exit_code;
+  if (update.notes) run->notes = *update.notes;
+  if (update.tags) run->tags = *update.tags;
 }
 
 }  // namespace labbook::track::validation

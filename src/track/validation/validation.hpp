@@ -10,6 +10,8 @@
 #include "labbook/status.hpp"
 #include "track/store.hpp"
 
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
+
 namespace labbook::track::validation {
 
 inline constexpr size_t kRunIdLength = 8;
@@ -35,6 +37,27 @@ bool IsRunId(std::string_view id);
 
 // True for 64 lower-case hex digits (a sha256 as the stores write it).
 bool IsSha256Hex(std::string_view text);
+
+// Incremental sha256, lower-case hex.
+class Sha256 {
+ public:
+  Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  ~Sha256();
+
+  void Update(const void* data, size_t size);
+  std::string HexDigest();
+
+ private:
+  evp_md_ctx_st* context_;
+};
+
+// Sorts `files` by path and returns the artifact's digest (store.hpp's ArtifactVersion::digest).
+std::string ArtifactDigest(std::vector<ArtifactFile>* files);
+
+// `update`'s fields applied to `run` (the summary patched key by key, null removing a key).
+void ApplyUpdate(const RunUpdate& update, RunInfo* run);
 
 // "v3" -> 3; anything else -> -1.
 int ParseVersionName(std::string_view text);
